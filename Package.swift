@@ -1,0 +1,60 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "swamp",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swamp", targets: ["SwampCLI"]),
+        .library(name: "SwampContracts", targets: ["SwampContracts"]),
+        .library(name: "SwampCore", targets: ["SwampCore"]),
+        .library(name: "SwampTesting", targets: ["SwampTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // What a backend implements and what the orchestration calls: no files, HTTP or SQLite here.
+        .target(name: "SwampContracts", swiftSettings: strict),
+        // Repository, catalog, locks, orchestration, filesystem datastore, configuration.
+        .target(
+            name: "SwampCore",
+            dependencies: [
+                "SwampContracts",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        // Conformance suites and test doubles for backend authors.
+        .target(name: "SwampTesting", dependencies: ["SwampContracts", "SwampCore"], swiftSettings: strict),
+        // The command-line tool: parses, builds configuration, calls the libraries.
+        .executableTarget(
+            name: "SwampCLI",
+            dependencies: [
+                "SwampCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SwampContractsTests", dependencies: ["SwampContracts"], swiftSettings: strict),
+        .testTarget(
+            name: "SwampCoreTests",
+            dependencies: ["SwampCore", "SwampTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SwampCLITests",
+            dependencies: ["SwampCLI", "SwampCore", "SwampTesting"],
+            swiftSettings: strict
+        ),
+    ]
+)

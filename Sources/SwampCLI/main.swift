@@ -1,0 +1,3 @@
+import ArgumentParser
+import SwampCore
+print("x")

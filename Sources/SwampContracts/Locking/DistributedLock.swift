@@ -1,0 +1,43 @@
+/// A lock shared by every process (and machine) that uses one datastore.
+///
+/// Holders refresh the lock by heartbeat every `ttl / 3`; a lock whose
+/// `acquiredAt + ttl` has passed is stale and may be taken over. A holder that
+/// loses its lock must stop and say so: ``checkHeld()`` throws once that happened.
+public protocol DistributedLock: Sendable {
+    /// The key this lock guards.
+    var key: LockKey { get }
+
+    /// Takes the lock, waiting (bounded by the options' `waitTimeout`) while
+    /// another holder has it and taking it over when it is stale.
+    /// - Throws: ``LockError`` with code `timeout` naming the holder when the wait runs out.
+    func acquire() async throws
+
+    /// Releases the lock if this instance holds it. Idempotent.
+    func release() async throws
+
+    /// The current holder, or `nil` when the lock is free.
+    func inspect() async throws -> LockInfo?
+
+    /// Removes the lock only if its nonce is still `expectedNonce`.
+    /// Returns whether the lock was removed.
+    func forceRelease(expectedNonce: String) async throws -> Bool
+
+    /// Throws ``LockError`` with code `lost` when this holder's lock was taken
+    /// over or removed since it was acquired (detected by heartbeat or on demand).
+    func checkHeld() async throws
+}
+
+extension DistributedLock {
+    /// Runs `body` while holding the lock, and releases it on return and on throw.
+    public func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await acquire()
+        do {
+            let value = try await body()
+            try await release()
+            return value
+        } catch {
+            try? await release()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,78 @@
+/// Validation of untrusted names and cache-relative paths.
+///
+/// Data names, model names and every path from a remote index are untrusted:
+/// they must not traverse (`..`), be absolute, contain `\` or NUL, or use the
+/// reserved name `latest` where a data name is expected.
+public enum PathRules {
+    /// Names that can never be a data name, because the layout uses them.
+    public static let reservedDataNames: Set<String> = ["latest"]
+
+    /// Validates one path segment used as a name (a data name or model name).
+    /// - Parameter kind: how the name is described in the error, e.g. `"data name"`.
+    public static func validateName(_ name: String, kind: String) throws {
+        func reject(_ why: String) -> ContractError {
+            ContractError(.invalidName, "invalid \(kind) '\(printable(name))': \(why)")
+        }
+        guard !name.isEmpty else { throw reject("it is empty") }
+        guard name.utf8.count <= 200 else { throw reject("it is longer than 200 bytes") }
+        guard !name.unicodeScalars.contains("\0") else { throw reject("it contains a NUL byte") }
+        guard !name.contains("/") else { throw reject("it contains '/'") }
+        guard !name.contains("\\") else { throw reject("it contains '\\'") }
+        guard name != ".", name != ".." else { throw reject("it is a relative directory reference") }
+        guard !name.hasPrefix(".") else { throw reject("it starts with '.' (reserved for local files)") }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw reject("it contains a control character")
+        }
+        guard name.trimmingWhitespace == name else { throw reject("it starts or ends with whitespace") }
+    }
+
+    /// Validates a data name: a valid name that is not reserved.
+    public static func validateDataName(_ name: String) throws {
+        try validateName(name, kind: "data name")
+        if reservedDataNames.contains(name) {
+            throw ContractError(.invalidName, "invalid data name '\(name)': it is reserved by the datastore layout")
+        }
+    }
+
+    /// Validates a cache-relative, forward-slash path (e.g. from a remote index)
+    /// and returns its segments.
+    public static func validateRelativePath(_ path: String) throws -> [Substring] {
+        func reject(_ why: String) -> ContractError {
+            ContractError(.invalidPath, "refusing path '\(printable(path))': \(why)")
+        }
+        guard !path.isEmpty else { throw reject("it is empty") }
+        guard !path.unicodeScalars.contains("\0") else { throw reject("it contains a NUL byte") }
+        guard !path.hasPrefix("/") else { throw reject("it is absolute") }
+        guard !path.contains("\\") else { throw reject("it contains '\\'") }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        for segment in segments {
+            guard !segment.isEmpty else { throw reject("it has an empty segment") }
+            guard segment != ".", segment != ".." else { throw reject("it traverses with '\(segment)'") }
+            guard !segment.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw reject("it contains a control character")
+            }
+        }
+        return segments
+    }
+
+    /// `name` with control characters escaped, safe to print in a message.
+    public static func printable(_ name: String) -> String {
+        var result = ""
+        for scalar in name.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                result += scalar.escaped(asASCII: true)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+}
+
+extension String {
+    fileprivate var trimmingWhitespace: Substring {
+        let start = firstIndex(where: { !$0.isWhitespace }) ?? endIndex
+        let end = lastIndex(where: { !$0.isWhitespace }).map { index(after: $0) } ?? start
+        return self[start..<end]
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import SwampContracts
+
+/// The bounded, growing, jittered wait used between lock attempts.
+struct LockWait {
+    private var delay: Duration
+    private let maximum: Duration
+    let deadline: ContinuousClock.Instant
+
+    init(options: LockOptions, timeout: Duration? = nil) {
+        delay = options.pollInterval
+        maximum = options.maxPollInterval
+        deadline = .now + (timeout ?? options.waitTimeout)
+    }
+
+    var expired: Bool { ContinuousClock.now >= deadline }
+
+    /// Sleeps for the next delay (never past the deadline) and grows it.
+    mutating func pause() async throws {
+        let jitter = Double.random(in: 0.5...1.0)
+        var next = delay * jitter
+        let remaining = deadline - .now
+        if next > remaining { next = max(remaining, .milliseconds(1)) }
+        try await Task.sleep(for: next)
+        delay = min(delay * 2, maximum)
+    }
+}
+
+/// Messages shared by every lock implementation, so users see one wording.
+public enum LockMessages {
+    /// The remedy for a lock held too long: how to release it by force.
+    public static func releaseCommand(for key: LockKey) -> String {
+        switch key.scope {
+        case .global: return "swamp datastore lock release --force"
+        case .model(let ref): return "swamp datastore lock release --force --model \(ref.sortKey)"
+        }
+    }
+
+    /// The error thrown when waiting for `key` ran out.
+    public static func timeout(_ key: LockKey, holder: LockInfo?, waited: Duration) -> LockError {
+        let who = holder.map { "held by \($0.holderDescription) since \(ISO8601DateFormatter().string(from: $0.acquiredAt))" } ?? "held"
+        return LockError(
+            .timeout, key: key,
+            message: """
+                timed out after \(waited) waiting for the \(key) lock (\(who)). \
+                If that process is gone, the lock expires by itself after its TTL; \
+                to release it now run '\(releaseCommand(for: key))'. \
+                To wait longer set SWAMP_LOCK_TIMEOUT_MS.
+                """,
+            holder: holder)
+    }
+
+    /// The error thrown when a holder finds its lock gone or taken over.
+    public static func lost(_ key: LockKey, now: LockInfo?) -> LockError {
+        let detail = now.map { "it is now held by \($0.holderDescription)" } ?? "it was removed"
+        return LockError(
+            .lost, key: key,
+            message: "lost the \(key) lock (\(detail)); stopping so that no write happens without it. Run the command again.",
+            holder: now)
+    }
+}
+
+/// Facts about this process recorded in ``LockInfo``.
+enum ProcessIdentity {
+    static let hostname: String = ProcessInfo.processInfo.hostName
+    static let pid: Int32 = ProcessInfo.processInfo.processIdentifier
+
+    static func nonce() -> String { UUID().uuidString.lowercased() }
+}

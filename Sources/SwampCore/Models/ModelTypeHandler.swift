@@ -1,0 +1,73 @@
+import Foundation
+
+/// Implements a model type: which methods it has and what running them produces.
+public protocol ModelTypeHandler: Sendable {
+    /// The normalised type this handler serves, e.g. `command/shell`.
+    var type: String { get }
+    /// The method names, e.g. `["execute"]`.
+    var methods: [String] { get }
+    /// Checks a model's arguments at creation.
+    func validate(arguments: [String: String]) throws
+    /// Runs `method` of `model` and returns what it produced; never writes to the datastore itself.
+    func run(method: String, model: ModelDefinition, context: MethodContext) async throws -> MethodOutcome
+}
+
+/// What a method may use while it runs.
+public struct MethodContext: Sendable {
+    /// The repository directory (the working directory of shell commands).
+    public var repoDir: String
+    public init(repoDir: String) { self.repoDir = repoDir }
+}
+
+/// One data item a method produced.
+public struct ProducedData: Sendable {
+    public var name: String
+    public var content: Data
+    public var contentType: String
+    public init(name: String, content: Data, contentType: String) {
+        self.name = name
+        self.content = content
+        self.contentType = contentType
+    }
+}
+
+/// What a method run produced.
+public struct MethodOutcome: Sendable {
+    /// Data to store as new versions, even when the method failed.
+    public var data: [ProducedData]
+    /// Whether the method succeeded.
+    public var succeeded: Bool
+    public var exitStatus: Int32?
+    public var stderr: String?
+    public var timedOut: Bool
+
+    public init(data: [ProducedData], succeeded: Bool, exitStatus: Int32? = nil, stderr: String? = nil, timedOut: Bool = false) {
+        self.data = data
+        self.succeeded = succeeded
+        self.exitStatus = exitStatus
+        self.stderr = stderr
+        self.timedOut = timedOut
+    }
+}
+
+/// The model types a repository knows, by normalised type.
+public struct ModelTypeRegistry: Sendable {
+    private var handlers: [String: any ModelTypeHandler] = [:]
+
+    public init() {}
+
+    /// The registry with the built-in types (`command/shell`).
+    public static var builtIn: ModelTypeRegistry {
+        var registry = ModelTypeRegistry()
+        registry.register(ShellModelType())
+        return registry
+    }
+
+    public mutating func register(_ handler: any ModelTypeHandler) {
+        handlers[handler.type] = handler
+    }
+
+    public func handler(for type: String) -> (any ModelTypeHandler)? { handlers[type] }
+
+    public var types: [String] { handlers.keys.sorted() }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import SwampContracts
+
+/// Versioned data of models in the datastore tier.
+///
+/// Every mutation first tells the sync service (``DatastoreSyncService/markDirty(_:)``)
+/// which cache-relative path is about to change, then writes atomically, then
+/// writes through to the catalog. Write order for a new version:
+/// markDirty → `metadata.yaml` → `raw` → `latest` → catalog row.
+public final class DataRepository: Sendable {
+    public let layout: DatastoreLayout
+    public let catalog: Catalog
+    private let syncService: (any DatastoreSyncService)?
+    private let now: @Sendable () -> Date
+
+    public init(
+        layout: DatastoreLayout, catalog: Catalog, syncService: (any DatastoreSyncService)?,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.layout = layout
+        self.catalog = catalog
+        self.syncService = syncService
+        self.now = now
+    }
+
+    // MARK: Writing
+
+    /// Writes `content` as a new version of data `name` of `model` and returns its metadata.
+    /// - Throws: ``ContractError`` for an invalid or reserved name; ``FileSystemError`` on I/O failure.
+    @discardableResult
+    public func writeVersion(
+        of model: ModelDefinition, name: String, content: Data, contentType: String = "application/octet-stream",
+        tags: [String: String] = [:], producedBy: String? = nil
+    ) throws -> DataMetadata {
+        try PathRules.validateDataName(name)
+        let ref = model.ref
+        let version = try allocateVersion(ref, name)
+        let metadata = DataMetadata(
+            name: name, version: version, modelId: ref.modelId, modelType: ref.modelType, modelName: model.name,
+            contentType: contentType, size: Int64(content.count), sha256: ContentHash.sha256(content),
+            createdAt: now(), tags: tags, producedBy: producedBy)
+        try writeFile(MetadataCoding.encode(metadata), rel: DatastoreLayout.metadataRel(ref, name, version))
+        try writeFile(content, rel: DatastoreLayout.rawRel(ref, name, version))
+        if (try latestVersion(ref, name) ?? 0) < version {
+            try writeFile(Data("\(version)\n".utf8), rel: DatastoreLayout.latestRel(ref, name))
+        }
+        try catalog.upsert(metadata)
+        return metadata
+    }
+
+    /// Writes a method-run record under `outputs/` and returns its cache-relative path.
+    @discardableResult
+    public func writeOutput(_ record: OutputRecord, for model: ModelRef) throws -> String {
+        let stamp = OutputRecord.timestamp(record.startedAt)
+        let base = "\(DatastoreLayout.outputsRel(model))/\(record.method)-\(stamp)"
+        var rel = "\(base).yaml"
+        var attempt = 1
+        while FileManager.default.fileExists(atPath: layout.absolute(rel)) {
+            attempt += 1
+            rel = "\(base)-\(attempt).yaml"
+        }
+        try writeFile(MetadataCoding.encode(record), rel: rel)
+        return rel
+    }
+
+    /// Creates the next version directory exclusively, retrying on collision.
+    private func allocateVersion(_ ref: ModelRef, _ name: String) throws -> Int {
+        var candidate = (try existingVersions(ref, name).last ?? 0) + 1
+        while true {
+            let directory = layout.absolute(DatastoreLayout.versionRel(ref, name, candidate))
+            if try AtomicFile.makeDirectoryExclusively(directory) { return candidate }
+            candidate += 1
+        }
+    }
+
+    private func writeFile(_ data: Data, rel: String) throws {
+        try syncService?.markDirty(.path(rel))
+        try AtomicFile.write(data, to: layout.absolute(rel))
+    }
+
+    // MARK: Reading
+
+    /// The version numbers present on disk for one data item, ascending.
+    public func existingVersions(_ ref: ModelRef, _ name: String) throws -> [Int] {
+        let directory = layout.absolute(DatastoreLayout.itemRel(ref, name))
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        return entries.compactMap { entry in Int(entry).flatMap { $0 > 0 && String($0) == entry ? $0 : nil } }.sorted()
+    }
+
+    /// The version the `latest` marker names, or `nil` when the item has none.
+    public func latestVersion(_ ref: ModelRef, _ name: String) throws -> Int? {
+        let path = layout.absolute(DatastoreLayout.latestRel(ref, name))
+        guard let data = try AtomicFile.readIfPresent(path) else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let version = Int(text), version > 0 else {
+            throw SwampError(.corruptData, "the latest marker '\(path)' does not hold a version number")
+        }
+        return version
+    }
+
+    /// The metadata of one version.
+    public func metadata(_ ref: ModelRef, _ name: String, version: Int) throws -> DataMetadata {
+        let path = layout.absolute(DatastoreLayout.metadataRel(ref, name, version))
+        guard let data = try AtomicFile.readIfPresent(path) else {
+            throw SwampError(.unknownData, "\(ref.modelType)/\(ref.modelId) has no version \(version) of data '\(name)'")
+        }
+        return try MetadataCoding.decode(DataMetadata.self, from: data, path: path)
+    }
+
+    /// The content of one version (the latest when `version` is `nil`), hydrating it first
+    /// when the cache does not hold it and the sync service can fetch it.
+    public func content(of model: ModelDefinition, name: String, version: Int?) async throws -> ContentRead {
+        try PathRules.validateDataName(name)
+        let ref = model.ref
+        guard let resolved = try version ?? latestVersion(ref, name) else {
+            throw SwampError(
+                .unknownData, "model '\(model.name)' has no data named '\(name)'",
+                hint: "list its data with: swamp data list \(model.name)")
+        }
+        let metadata = try metadata(ref, name, version: resolved)
+        let rel = DatastoreLayout.rawRel(ref, name, resolved)
+        let path = layout.absolute(rel)
+        var hydrated = false
+        if !FileManager.default.fileExists(atPath: path), let syncService {
+            hydrated = try await syncService.hydrateFile(rel)
+        }
+        guard let data = try AtomicFile.readIfPresent(path) else {
+            throw SwampError(
+                .contentMissing, "the content of '\(model.name)/\(name)' version \(resolved) is not in the datastore",
+                hint: "run 'swamp datastore sync --pull' or 'swamp datastore verify'")
+        }
+        return ContentRead(metadata: metadata, data: data, hydrated: hydrated)
+    }
+
+    // MARK: Garbage collection
+
+    /// Deletes all but the newest `keep` versions of every data item (the latest is always kept).
+    /// Each deleted file is marked dirty first, so a remote sync deletes it too.
+    public func collectGarbage(keep: Int) throws -> GarbageReport {
+        precondition(keep >= 1, "keep must be at least 1")
+        var report = GarbageReport()
+        for item in try catalog.latestItems() {
+            let ref = ModelRef(modelType: item.modelType, modelId: item.modelId)
+            let versions = try existingVersions(ref, item.name)
+            let latest = try latestVersion(ref, item.name) ?? versions.last ?? 0
+            let doomed = versions.dropLast(keep).filter { $0 != latest }
+            for version in doomed {
+                let versionRel = DatastoreLayout.versionRel(ref, item.name, version)
+                let directory = layout.absolute(versionRel)
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+                for file in files.sorted() where !AtomicFile.isTemporaryName(file) {
+                    let rel = "\(versionRel)/\(file)"
+                    try syncService?.markDirty(.path(rel))
+                    report.bytesFreed += Int64((try? FileManager.default.attributesOfItem(atPath: layout.absolute(rel))[.size] as? Int) ?? 0)
+                    try AtomicFile.remove(layout.absolute(rel))
+                }
+                try? FileManager.default.removeItem(atPath: directory)
+                try catalog.remove(modelId: ref.modelId, name: item.name, version: version)
+                report.deleted.append(.init(modelName: item.modelName, name: item.name, version: version))
+            }
+        }
+        return report
+    }
+}
+
+/// What ``DataRepository/content(of:name:version:)`` read.
+public struct ContentRead: Sendable {
+    public let metadata: DataMetadata
+    public let data: Data
+    /// Whether the content had to be fetched from the remote first.
+    public let hydrated: Bool
+}
+
+/// What ``DataRepository/collectGarbage(keep:)`` deleted.
+public struct GarbageReport: Sendable, Codable, Equatable {
+    public struct Deleted: Sendable, Codable, Equatable {
+        public let modelName: String
+        public let name: String
+        public let version: Int
+    }
+    public var deleted: [Deleted] = []
+    public var bytesFreed: Int64 = 0
+}

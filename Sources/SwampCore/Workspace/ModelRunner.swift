@@ -1,0 +1,61 @@
+import Foundation
+import SwampContracts
+
+/// Runs one method of one model: per-model lock, scoped pull, run, write, one push.
+public struct ModelRunner: Sendable {
+    public let workspace: Workspace
+
+    public init(workspace: Workspace) { self.workspace = workspace }
+
+    /// What a run did.
+    public struct Report: Sendable {
+        public let model: ModelDefinition
+        public let method: String
+        public let outcome: MethodOutcome
+        public let written: [DataMetadata]
+        public let outputPath: String
+        public let synced: Bool
+        public let pushed: Int
+    }
+
+    public func run(modelName: String, method: String) async throws -> Report {
+        let model = try workspace.models.get(modelName)
+        guard let handler = workspace.modelTypes.handler(for: model.type) else {
+            throw SwampError(.unknownModelType, "model '\(model.name)' has type '\(model.type)', which this swamp does not know")
+        }
+        guard handler.methods.contains(method) else {
+            throw SwampError(
+                .unknownMethod, "model '\(model.name)' (\(model.type)) has no method '\(method)'",
+                hint: "methods: \(handler.methods.joined(separator: ", "))")
+        }
+        let session = try await workspace.coordinator.acquireModelLocks([model.ref])
+        let startedAt = Date()
+        let outcome: MethodOutcome
+        do {
+            outcome = try await handler.run(method: method, model: model, context: MethodContext(repoDir: workspace.repoDir))
+        } catch {
+            await session.abandon()
+            throw error
+        }
+        var written: [DataMetadata] = []
+        let outputPath: String
+        do {
+            for produced in outcome.data {
+                written.append(
+                    try workspace.data.writeVersion(
+                        of: model, name: produced.name, content: produced.content, contentType: produced.contentType, producedBy: method))
+            }
+            let record = OutputRecord(
+                modelName: model.name, modelId: model.id, modelType: model.type, method: method, startedAt: startedAt,
+                finishedAt: Date(), status: outcome.succeeded ? "succeeded" : "failed", exitStatus: outcome.exitStatus,
+                stderr: outcome.stderr, timedOut: outcome.timedOut, data: written.map(OutputRecord.WrittenData.init))
+            outputPath = try workspace.data.writeOutput(record, for: model.ref)
+        } catch {
+            // Push whatever was written before the failure; the error that stopped us wins.
+            _ = try? await session.flush()
+            throw error
+        }
+        let pushed = try await session.flush()
+        return Report(model: model, method: method, outcome: outcome, written: written, outputPath: outputPath, synced: session.synced, pushed: pushed)
+    }
+}

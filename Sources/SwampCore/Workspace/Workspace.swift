@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import SwampContracts
+
+/// An opened repository: its configuration, datastore, catalog, models and the
+/// coordinator that runs the lock-and-sync protocol. The CLI's entry point.
+public final class Workspace: Sendable {
+    public let repoDir: String
+    public let config: RepositoryConfig
+    public let spec: DatastoreSpec
+    public let source: DatastoreSource
+    public let provider: any DatastoreProvider
+    public let syncService: (any DatastoreSyncService)?
+    public let layout: DatastoreLayout
+    public let catalog: Catalog
+    public let data: DataRepository
+    public let models: ModelStore
+    public let modelTypes: ModelTypeRegistry
+    public let coordinator: ModelLockCoordinator
+    public let lockOptions: LockOptions
+
+    /// The built-in datastore types (`filesystem`).
+    public static var builtInDatastores: DatastoreTypeRegistry {
+        var registry = DatastoreTypeRegistry()
+        FilesystemProvider.register(in: &registry)
+        return registry
+    }
+
+    /// Opens the repository at `repoDir` (or the nearest enclosing one of the
+    /// current directory when `nil`).
+    public init(
+        repoDir: String?, datastoreFlag: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+        datastores: DatastoreTypeRegistry = Workspace.builtInDatastores, modelTypes: ModelTypeRegistry = .builtIn,
+        lockHolder: String = "swamp", logger: Logger = Logger(label: "swamp", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws {
+        let repoDir = try RepositoryLocator.find(repoDir)
+        self.repoDir = repoDir
+        let configPath = "\(repoDir)/\(RepositoryConfig.fileName)"
+        guard let text = try AtomicFile.readIfPresent(configPath) else {
+            throw SwampError(.notARepository, "'\(repoDir)' is not a swamp repository (no \(RepositoryConfig.fileName))", hint: "run 'swamp repo init'")
+        }
+        config = try RepositoryConfig.parse(yaml: String(decoding: text, as: UTF8.self), path: configPath)
+        (spec, source) = try DatastoreSelection.resolve(environment: environment, flag: datastoreFlag, config: config)
+        let datastoreEnvironment = DatastoreEnvironment(repoDir: repoDir, repoId: config.repoId, variables: environment)
+        do {
+            provider = try datastores.makeProvider(spec, environment: datastoreEnvironment)
+        } catch let error as ContractError {
+            throw SwampError(.invalidConfig, "\(error.message) (from \(source.rawValue))")
+        }
+        let root = provider.resolveDatastorePath(repoDir: repoDir)
+        syncService = try provider.createSyncService(repoDir: repoDir, cachePath: provider.resolveCachePath(repoDir: repoDir) ?? root)
+        layout = DatastoreLayout(root: root)
+        catalog = try Catalog(path: "\(repoDir)/.swamp/catalog.db", layout: layout)
+        data = DataRepository(layout: layout, catalog: catalog, syncService: syncService)
+        self.modelTypes = modelTypes
+        models = ModelStore(repoDir: repoDir, types: modelTypes)
+        lockOptions = try Self.lockOptions(environment, holder: lockHolder)
+        let catalog = self.catalog
+        coordinator = ModelLockCoordinator(
+            provider: provider, syncService: syncService, lockOptions: lockOptions,
+            invalidateCatalog: { try catalog.invalidate() }, logger: logger)
+    }
+
+    /// Creates a new repository at `repoDir`: `.swamp.yaml`, `models/`, `.swamp/`.
+    @discardableResult
+    public static func initialize(repoDir: String) throws -> RepositoryConfig {
+        let directory = (repoDir as NSString).standardizingPath
+        let config = RepositoryConfig(repoId: UUID().uuidString.lowercased())
+        let marker = "\(directory)/\(RepositoryConfig.fileName)"
+        guard try AtomicFile.createExclusively(Data(config.yaml().utf8), at: marker) else {
+            throw SwampError(.alreadyInitialized, "'\(directory)' is already a swamp repository", hint: "its configuration is \(marker)")
+        }
+        try AtomicFile.makeDirectories("\(directory)/models")
+        try AtomicFile.write(Data("# local runtime state of swamp: never commit\n*\n".utf8), to: "\(directory)/.swamp/.gitignore")
+        return config
+    }
+
+    /// Lock options from the environment: `SWAMP_LOCK_TIMEOUT_MS` (wait, default 60 000)
+    /// and `SWAMP_LOCK_TTL_MS` (TTL, default 30 000).
+    static func lockOptions(_ environment: [String: String], holder: String) throws -> LockOptions {
+        var options = LockOptions(holder: holder)
+        func milliseconds(_ name: String) throws -> Duration? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = Int(text), value > 0 else {
+                throw SwampError(.invalidConfig, "\(name) must be a positive number of milliseconds, not '\(text)'")
+            }
+            return .milliseconds(value)
+        }
+        if let wait = try milliseconds("SWAMP_LOCK_TIMEOUT_MS") { options.waitTimeout = wait }
+        if let ttl = try milliseconds("SWAMP_LOCK_TTL_MS") { options.ttl = ttl }
+        return options
+    }
+}
+
+/// Finds the repository directory.
+enum RepositoryLocator {
+    static func find(_ given: String?) throws -> String {
+        let fileManager = FileManager.default
+        if let given {
+            let absolute = given.hasPrefix("/") ? given : "\(fileManager.currentDirectoryPath)/\(given)"
+            return (absolute as NSString).standardizingPath
+        }
+        var directory = (fileManager.currentDirectoryPath as NSString).standardizingPath
+        while true {
+            if fileManager.fileExists(atPath: "\(directory)/\(RepositoryConfig.fileName)") { return directory }
+            let parent = (directory as NSString).deletingLastPathComponent
+            if parent == directory || parent.isEmpty {
+                throw SwampError(
+                    .notARepository, "no swamp repository here or in any parent directory",
+                    hint: "run 'swamp repo init' or pass --repo-dir")
+            }
+            directory = parent
+        }
+    }
+}
