@@ -10,23 +10,28 @@ public struct LockOptions: Hashable, Sendable {
     public var maxPollInterval: Duration
     /// Recorded in ``LockInfo/holder``. Default: `"swamp"`.
     public var holder: String
+    /// Overrides the heartbeat period (default `nil`: a third of the TTL). Tests use a
+    /// period longer than the TTL to stand for a holder that stopped responding.
+    public var heartbeatOverride: Duration?
 
     public init(
         ttl: Duration = .seconds(30),
         waitTimeout: Duration = .seconds(60),
         pollInterval: Duration = .milliseconds(25),
         maxPollInterval: Duration = .milliseconds(500),
-        holder: String = "swamp"
+        holder: String = "swamp",
+        heartbeatOverride: Duration? = nil
     ) {
         self.ttl = ttl
         self.waitTimeout = waitTimeout
         self.pollInterval = pollInterval
         self.maxPollInterval = maxPollInterval
         self.holder = holder
+        self.heartbeatOverride = heartbeatOverride
     }
 
-    /// The heartbeat period: a third of the TTL.
-    public var heartbeatInterval: Duration { ttl / 3 }
+    /// The heartbeat period: a third of the TTL unless overridden.
+    public var heartbeatInterval: Duration { heartbeatOverride ?? ttl / 3 }
 
     /// The TTL in whole milliseconds, as stored in ``LockInfo/ttlMs``.
     public var ttlMilliseconds: Int {

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import SwampCore
+
+struct DataGet: SwampCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Write a data version's content, byte for byte, to stdout.",
+        discussion: """
+            Without --version, the latest version. With --json, prints the version's metadata and its \
+            content as base64 instead of raw bytes.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The model's name.")
+    var model: String
+
+    @Argument(help: "The data name, e.g. result.")
+    var data: String
+
+    @Option(help: "The version to read (default: latest).")
+    var version: Int?
+
+    func validate() throws {
+        if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
+    }
+
+    struct Document: Encodable {
+        let item: DataItemJSON
+        let hydrated: Bool
+        let contentBase64: String
+    }
+
+    func execute(_ output: Output) async throws {
+        let workspace = try openWorkspace()
+        let definition = try workspace.models.get(model)
+        let read = try await workspace.data.content(of: definition, name: data, version: version)
+        if global.json {
+            try output.document(Document(item: DataItemJSON(read.metadata), hydrated: read.hydrated, contentBase64: read.data.base64EncodedString()))
+        } else {
+            FileHandle.standardOutput.write(read.data)
+        }
+    }
+}

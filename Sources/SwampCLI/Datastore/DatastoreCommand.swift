@@ -1,0 +1,7 @@
+import ArgumentParser
+
+struct DatastoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "datastore", abstract: "Inspect, verify, sync and configure the datastore.",
+        subcommands: [DatastoreStatus.self, DatastoreVerify.self, DatastoreSync.self, DatastoreSetup.self, DatastoreLock.self])
+}

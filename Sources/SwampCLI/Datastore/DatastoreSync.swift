@@ -1,0 +1,46 @@
+import ArgumentParser
+import SwampCore
+
+struct DatastoreSync: SwampCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync", abstract: "Pull remote changes into the cache and push local ones (both by default).",
+        discussion: """
+            A structural command: takes the global lock, waits for running models, and reports what moved. \
+            On a filesystem datastore there is no remote, so there is nothing to sync.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Only pull.") var pull = false
+    @Flag(help: "Only push.") var push = false
+
+    @Option(help: "Give up after this many seconds per direction (default 300).")
+    var timeout: Double?
+
+    func validate() throws {
+        if pull && push { throw ValidationError("--pull and --push together are the default; pass neither to do both") }
+        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
+    struct Document: Encodable {
+        let synced: Bool
+        let reason: String?
+        let pulled: Int
+        let pushed: Int
+    }
+
+    func execute(_ output: Output) async throws {
+        let workspace = try openWorkspace()
+        guard workspace.syncService != nil else {
+            let reason = "the \(workspace.spec.type) datastore at \(workspace.layout.root) is local: there is nothing to sync"
+            try output.document(Document(synced: false, reason: reason, pulled: 0, pushed: 0))
+            output.line("Nothing to sync: \(reason).")
+            return
+        }
+        let doPull = !push
+        let doPush = !pull
+        let (_, counts) = try await StructuralCommand(workspace: workspace).runCounting(pull: doPull, push: doPush) {}
+        try output.document(Document(synced: true, reason: nil, pulled: counts.pulled, pushed: counts.pushed))
+        output.line("Pulled \(counts.pulled) file(s), pushed \(counts.pushed) file(s).")
+    }
+}

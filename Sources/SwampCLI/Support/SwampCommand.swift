@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SwampCore
+
+/// A command that runs inside ``Output/run(json:_:)`` with the shared options.
+protocol SwampCommand: AsyncParsableCommand {
+    var global: GlobalOptions { get }
+    func execute(_ output: Output) async throws
+}
+
+extension SwampCommand {
+    mutating func run() async throws {
+        let command = self
+        try await Output.run(json: global.json) { output in try await command.execute(output) }
+    }
+
+    /// Opens the repository the options name.
+    func openWorkspace() throws -> Workspace {
+        let name = Self.configuration.commandName ?? "command"
+        return try Workspace(
+            repoDir: global.repoDir, datastoreFlag: global.datastore, lockHolder: "swamp \(name)", logger: CLILogger.make())
+    }
+}
+
+enum CLILogger {
+    /// A stderr logger; `SWAMP_LOG_LEVEL` (trace…critical) sets the level, default `warning`.
+    static func make() -> Logger {
+        var logger = Logger(label: "swamp") { StreamLogHandler.standardError(label: $0) }
+        let level = ProcessInfo.processInfo.environment["SWAMP_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        logger.logLevel = level ?? .warning
+        return logger
+    }
+}
+
+/// Formats byte counts for people.
+enum ByteCount {
+    static func format(_ bytes: Int64) -> String {
+        if bytes < 1024 { return "\(bytes) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes) / 1024
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return String(format: "%.1f %@", value, units[unit])
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+
+@main
+struct Swamp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swamp",
+        abstract: "Keep an automation repository's versioned model data in a datastore, in sync with your team.",
+        discussion: """
+            A repository holds model definitions (models/*.yaml) and their runtime data. Data lives in a \
+            datastore: by default the directory .swamp/ of the repository; a shared remote can be set up \
+            with 'swamp datastore setup'. Running a model locks only that model and syncs only its data.
+
+            A first tour:
+              swamp repo init
+              swamp model create command/shell hello --set run='echo hello'
+              swamp model method run hello execute
+              swamp data list
+              swamp data get hello result
+
+            Every command takes --repo-dir (default: the nearest directory holding .swamp.yaml) and \
+            --json (one JSON document on stdout). Errors go to stderr; the exit status is non-zero on failure.
+            """,
+        version: "0.1.0",
+        subcommands: [RepoCommand.self, ModelCommand.self, DataCommand.self, DatastoreCommand.self]
+    )
+}

@@ -1,0 +1,51 @@
+import Foundation
+import SwampContracts
+@testable import SwampCore
+import SwampTesting
+
+/// A fresh directory under the system temporary directory, removed by `remove()`.
+struct TemporaryDirectory {
+    let path: String
+
+    init(_ label: String = "swamp-test") {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Every file under the directory with its content, for "nothing changed" checks.
+    func snapshot() -> [String: Data] {
+        var result: [String: Data] = [:]
+        guard let enumerator = FileManager.default.enumerator(atPath: path) else { return result }
+        while let relative = enumerator.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            let full = "\(path)/\(relative)"
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue {
+                result[relative] = FileManager.default.contents(atPath: full) ?? Data()
+            } else {
+                result[relative + "/"] = Data()
+            }
+        }
+        return result
+    }
+}
+
+enum Fixtures {
+    static func model(_ name: String, type: String = "command/shell", id: String = UUID().uuidString.lowercased()) -> ModelDefinition {
+        ModelDefinition(id: id, name: name, type: type, arguments: ["run": "true"], createdAt: Date(timeIntervalSince1970: 0))
+    }
+
+    /// Writes a version's files directly, as a pull from a teammate would.
+    static func writeRemoteVersion(root: String, model: ModelDefinition, name: String, version: Int, content: Data) throws {
+        let ref = model.ref
+        let metadata = DataMetadata(
+            name: name, version: version, modelId: ref.modelId, modelType: ref.modelType, modelName: model.name,
+            contentType: "text/plain", size: Int64(content.count), sha256: ContentHash.sha256(content), createdAt: Date())
+        let layout = DatastoreLayout(root: root)
+        let yaml = try MetadataCoding.encode(metadata)
+        try AtomicFile.write(yaml, to: layout.absolute(DatastoreLayout.metadataRel(ref, name, version)))
+        try AtomicFile.write(content, to: layout.absolute(DatastoreLayout.rawRel(ref, name, version)))
+        try AtomicFile.write(Data("\(version)\n".utf8), to: layout.absolute(DatastoreLayout.latestRel(ref, name)))
+    }
+}
