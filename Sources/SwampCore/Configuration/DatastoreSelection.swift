@@ -17,7 +17,7 @@ public enum DatastoreSelection {
         let type = String(text[..<colon]).trimmingCharacters(in: .whitespaces)
         let rest = String(text[text.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
         guard !type.isEmpty else { throw invalid("the type before ':' is empty") }
-        guard rest.hasPrefix("{") else {
+        guard rest.hasPrefix("{") || rest.hasPrefix("[") else {
             guard !rest.isEmpty else { throw invalid("nothing follows '\(type):'") }
             return DatastoreSpec(type: type, path: rest)
         }
