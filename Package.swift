@@ -40,6 +40,7 @@ let package = Package(
         .executableTarget(
             name: "SwampCLI",
             dependencies: [
+                "SwampContracts",
                 "SwampCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -48,12 +49,12 @@ let package = Package(
         .testTarget(name: "SwampContractsTests", dependencies: ["SwampContracts"], swiftSettings: strict),
         .testTarget(
             name: "SwampCoreTests",
-            dependencies: ["SwampCore", "SwampTesting"],
+            dependencies: ["SwampContracts", "SwampCore", "SwampTesting"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "SwampCLITests",
-            dependencies: ["SwampCLI", "SwampCore", "SwampTesting"],
+            dependencies: ["SwampCLI", "SwampContracts", "SwampCore", "SwampTesting"],
             swiftSettings: strict
         ),
     ]

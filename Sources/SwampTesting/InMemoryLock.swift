@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SwampContracts
+import Synchronization
 
 /// Lock state shared by every ``InMemoryLock`` made from it: one "datastore" in memory.
 public final class InMemoryLockStore: Sendable {
@@ -50,14 +50,20 @@ public final class InMemoryLock: DistributedLock {
                 return
             }
             if ContinuousClock.now >= deadline {
-                throw LockError(.timeout, key: key, message: "timed out waiting for the \(key) lock held by \(current.holderDescription)", holder: current)
+                throw LockError(
+                    .timeout, key: key, message: "timed out waiting for the \(key) lock held by \(current.holderDescription)", holder: current)
             }
             try await Task.sleep(for: options.pollInterval)
         }
     }
 
     public func release() async throws {
-        guard let mine = held.withLock({ value -> LockInfo? in defer { value = nil }; return value }) else { return }
+        guard
+            let mine = held.withLock({ value -> LockInfo? in
+                defer { value = nil }
+                return value
+            })
+        else { return }
         store.entries.withLock { entries in
             if entries[key]?.nonce == mine.nonce { entries[key] = nil }
         }
@@ -93,7 +99,10 @@ public struct InMemoryProvider: DatastoreProvider {
     private let syncService: (any DatastoreSyncService)?
     private let now: @Sendable () -> Date
 
-    public init(root: String, store: InMemoryLockStore = InMemoryLockStore(), syncService: (any DatastoreSyncService)?, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        root: String, store: InMemoryLockStore = InMemoryLockStore(), syncService: (any DatastoreSyncService)?,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.root = root
         self.store = store
         self.syncService = syncService

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SwampContracts
+import Synchronization
 
 /// The ``DistributedLock`` contract, as checks every lock implementation must pass.
 ///

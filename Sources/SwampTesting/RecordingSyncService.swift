@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SwampContracts
+import Synchronization
 
 /// One call a recording sync service received, with its options exactly as passed
 /// (`nil` means "called with no options at all", distinct from empty options).

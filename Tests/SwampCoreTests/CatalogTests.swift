@@ -61,7 +61,8 @@ import Testing
         // Metadata claiming another version than its directory.
         try Fixtures.writeRemoteVersion(root: root, model: bad, name: "state", version: 2, content: Data("y".utf8))
         try FileManager.default.moveItem(
-            atPath: "\(root)/\(DatastoreLayout.versionRel(bad.ref, "state", 2))", toPath: "\(root)/\(DatastoreLayout.versionRel(bad.ref, "state", 5))")
+            atPath: "\(root)/\(DatastoreLayout.versionRel(bad.ref, "state", 2))", toPath: "\(root)/\(DatastoreLayout.versionRel(bad.ref, "state", 5))"
+        )
         let scan = try CatalogScanner(layout: DatastoreLayout(root: root)).scanReportingProblems()
         #expect(scan.found.map(\.modelName) == ["good"])
         #expect(scan.problems.count == 2)

@@ -20,10 +20,12 @@ import Testing
         #expect(spec.type == "s3")
         #expect(spec.hydrationStrategy == .lazy)
         #expect(spec.cachePath == "/tmp/cache")
-        #expect(spec.config == .object([
-            "bucket": .string("b"), "prefix": .string("team"), "forcePathStyle": .bool(true),
-            "pullConcurrency": .number(8), "endpoint": .string("http://127.0.0.1:9000"),
-        ]))
+        #expect(
+            spec.config
+                == .object([
+                    "bucket": .string("b"), "prefix": .string("team"), "forcePathStyle": .bool(true),
+                    "pullConcurrency": .number(8), "endpoint": .string("http://127.0.0.1:9000"),
+                ]))
         // Round trip through the writer.
         #expect(try RepositoryConfig.parse(yaml: config.yaml(), path: "x") == config)
     }
@@ -78,9 +80,15 @@ import Testing
         var registry = DatastoreTypeRegistry()
         FilesystemProvider.register(in: &registry)
         let environment = DatastoreEnvironment(repoDir: "/repo", repoId: "r", variables: [:])
-        #expect(try registry.makeProvider(DatastoreSpec(type: "filesystem"), environment: environment).resolveDatastorePath(repoDir: "/repo") == "/repo/.swamp")
-        #expect(try registry.makeProvider(DatastoreSpec(type: "filesystem", path: "shared/../store"), environment: environment).resolveDatastorePath(repoDir: "/repo") == "/repo/store")
-        #expect(try registry.makeProvider(DatastoreSpec(type: "filesystem", config: .object(["path": .string("/abs")])), environment: environment).resolveDatastorePath(repoDir: "/repo") == "/abs")
+        #expect(
+            try registry.makeProvider(DatastoreSpec(type: "filesystem"), environment: environment).resolveDatastorePath(repoDir: "/repo")
+                == "/repo/.swamp")
+        #expect(
+            try registry.makeProvider(DatastoreSpec(type: "filesystem", path: "shared/../store"), environment: environment).resolveDatastorePath(
+                repoDir: "/repo") == "/repo/store")
+        #expect(
+            try registry.makeProvider(DatastoreSpec(type: "filesystem", config: .object(["path": .string("/abs")])), environment: environment)
+                .resolveDatastorePath(repoDir: "/repo") == "/abs")
         #expect(throws: SwampError.self) {
             try registry.makeProvider(DatastoreSpec(type: "filesystem", config: .object(["bucket": .string("b")])), environment: environment)
         }

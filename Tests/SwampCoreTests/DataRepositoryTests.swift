@@ -114,9 +114,10 @@ import Testing
         #expect(report.deleted.map(\.version) == [1, 2])
         #expect(try harness.repository.existingVersions(model.ref, "result") == [3, 4])
         let base = "data/command/shell/\(model.id)/result"
-        #expect(Array(harness.dirtyPaths.dropFirst(marksBefore)) == [
-            "\(base)/1/metadata.yaml", "\(base)/1/raw", "\(base)/2/metadata.yaml", "\(base)/2/raw",
-        ])
+        #expect(
+            Array(harness.dirtyPaths.dropFirst(marksBefore)) == [
+                "\(base)/1/metadata.yaml", "\(base)/1/raw", "\(base)/2/metadata.yaml", "\(base)/2/raw",
+            ])
         #expect(try harness.repository.catalog.versions(modelId: model.id, name: "result").map(\.version) == [3, 4])
     }
 }

@@ -20,7 +20,9 @@ import Testing
         let coordinator: ModelLockCoordinator
         var root: String { "\(directory.path)/datastore" }
 
-        init(sync: (any DatastoreSyncService)?, waitTimeout: Duration = .seconds(5), provider: ((InMemoryProvider) -> any DatastoreProvider)? = nil) throws {
+        init(sync: (any DatastoreSyncService)?, waitTimeout: Duration = .seconds(5), provider: ((InMemoryProvider) -> any DatastoreProvider)? = nil)
+            throws
+        {
             let root = "\(directory.path)/datastore"
             catalog = try Catalog(path: "\(directory.path)/catalog.db", layout: DatastoreLayout(root: root))
             let base = InMemoryProvider(root: root, store: store, syncService: sync)
@@ -42,10 +44,11 @@ import Testing
         #expect(session.models == [c, a, b])  // "aws/..." < "command/shell/aaaa..." < "command/shell/bbbb..."
         try await session.flush()
 
-        #expect(sync.recorder.transfers == [
-            .pull(.scoped(to: [c])), .pull(.scoped(to: [a])), .pull(.scoped(to: [b])),
-            .push(.scoped(to: [c, a, b])),
-        ])
+        #expect(
+            sync.recorder.transfers == [
+                .pull(.scoped(to: [c])), .pull(.scoped(to: [a])), .pull(.scoped(to: [b])),
+                .push(.scoped(to: [c, a, b])),
+            ])
         #expect(sync.recorder.capabilityQueries == 1)
         #expect(harness.store.held.isEmpty)
     }
@@ -230,7 +233,13 @@ import Testing
             HookedProvider(base: base) { key, store in
                 // The first time model b is locked, a structural command grabs the global lock and
                 // finishes 50 ms later.
-                guard key == .model(b), !fired.withLock({ let was = $0; $0 = true; return was }) else { return }
+                guard key == .model(b),
+                    !fired.withLock({
+                        let was = $0
+                        $0 = true
+                        return was
+                    })
+                else { return }
                 let gc = InMemoryLock(key: .global, store: store, options: LockOptions(holder: "gc"))
                 try await gc.acquire()
                 Task {

@@ -1,7 +1,8 @@
 import Foundation
 import SwampContracts
-@testable import SwampCore
 import SwampTesting
+
+@testable import SwampCore
 
 /// A fresh directory under the system temporary directory, removed by `remove()`.
 struct TemporaryDirectory {

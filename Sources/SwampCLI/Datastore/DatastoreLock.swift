@@ -94,6 +94,7 @@ struct LockRelease: SwampCommand {
         }
         let released = try await lock.forceRelease(expectedNonce: info.nonce)
         try output.document(["released": released])
-        output.line(released ? "Released the \(key) lock held by \(info.holderDescription)." : "The \(key) lock changed hands meanwhile; nothing released.")
+        output.line(
+            released ? "Released the \(key) lock held by \(info.holderDescription)." : "The \(key) lock changed hands meanwhile; nothing released.")
     }
 }

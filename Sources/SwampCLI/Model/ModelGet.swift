@@ -21,7 +21,8 @@ struct ModelGet: SwampCommand {
         let workspace = try openWorkspace()
         let model = try workspace.models.get(name)
         let items = try workspace.catalog.latestItems(modelId: model.id)
-        try output.document(Document(model: ModelJSON(model), arguments: model.arguments, createdAt: model.createdAt, data: items.map(DataItemJSON.init)))
+        try output.document(
+            Document(model: ModelJSON(model), arguments: model.arguments, createdAt: model.createdAt, data: items.map(DataItemJSON.init)))
         output.line("\(model.name)  \(model.type)  \(model.id)")
         for (key, value) in model.arguments.sorted(by: { $0.key < $1.key }) { output.line("  \(key): \(value)") }
         output.line(items.isEmpty ? "  no data yet" : "  data:")

@@ -51,7 +51,8 @@ struct ModelMethodRun: SwampCommand {
                 sync: SyncJSON(synced: report.synced, pushed: report.pushed)))
         let written = report.written.map { "\($0.name) v\($0.version) (\(ByteCount.format($0.size)))" }.joined(separator: ", ")
         let status = outcome.timedOut ? "timed out" : "exit \(outcome.exitStatus.map(String.init) ?? "?")"
-        output.line("\(outcome.succeeded ? "Ran" : "Failed:") \(report.model.name) \(method): \(status); wrote \(written.isEmpty ? "nothing" : written)")
+        output.line(
+            "\(outcome.succeeded ? "Ran" : "Failed:") \(report.model.name) \(method): \(status); wrote \(written.isEmpty ? "nothing" : written)")
         if !outcome.succeeded {
             if !output.json, let stderr = outcome.stderr, !stderr.isEmpty { output.note(stderr.hasSuffix("\n") ? String(stderr.dropLast()) : stderr) }
             output.note("error: method \(method) of \(report.model.name) failed (\(status)); its output was recorded in \(report.outputPath)")

@@ -27,7 +27,8 @@ public enum ModelType {
             throw ContractError(.invalidModelType, "model type '\(raw)' is empty after normalisation; use a name like 'command/shell'")
         }
         for scalar in trimmed.unicodeScalars {
-            let allowed = scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+            let allowed =
+                scalar.properties.isAlphabetic || scalar.properties.numericType != nil
                 || scalar == "/" || scalar == "-" || scalar == "_" || scalar == "+"
             guard allowed, scalar.isASCII else {
                 throw ContractError(

@@ -20,13 +20,15 @@ public struct FilesystemVerifier: DatastoreVerifier {
             let back = try AtomicFile.readIfPresent(probe)
             try AtomicFile.remove(probe)
             guard back == Data("ok".utf8) else {
-                return DatastoreHealth(healthy: false, message: "datastore path '\(root)' did not read back what was written", details: ["path": root])
+                return DatastoreHealth(
+                    healthy: false, message: "datastore path '\(root)' did not read back what was written", details: ["path": root])
             }
         } catch {
             return DatastoreHealth(healthy: false, message: "datastore path '\(root)' is not writable: \(error)", details: ["path": root])
         }
         let elapsed = ContinuousClock.now - started
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        return DatastoreHealth(healthy: true, message: "filesystem datastore at '\(root)' is readable and writable", latencyMs: ms, details: ["path": root])
+        return DatastoreHealth(
+            healthy: true, message: "filesystem datastore at '\(root)' is readable and writable", latencyMs: ms, details: ["path": root])
     }
 }

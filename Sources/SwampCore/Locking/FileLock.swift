@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import Synchronization
 import SwampContracts
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc

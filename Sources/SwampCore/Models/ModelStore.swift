@@ -50,7 +50,8 @@ public struct ModelStore: Sendable {
         }
         guard let data = try AtomicFile.readIfPresent(path(name)) else {
             let known = (try? list().map(\.name)) ?? []
-            let hint = known.isEmpty
+            let hint =
+                known.isEmpty
                 ? "create one with: swamp model create command/shell <name> --set run='echo hello'"
                 : "known models: \(known.prefix(20).joined(separator: ", "))"
             throw SwampError(.unknownModel, "unknown model '\(name)'", hint: hint)

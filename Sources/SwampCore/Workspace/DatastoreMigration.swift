@@ -48,7 +48,9 @@ public struct DatastoreMigration: Sendable {
                 let name = (relative as NSString).lastPathComponent
                 guard name != DatastoreLayout.modelLockName, !AtomicFile.isTemporaryName(name) else { continue }
                 var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: "\(root)/\(relative)", isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                guard FileManager.default.fileExists(atPath: "\(root)/\(relative)", isDirectory: &isDirectory), !isDirectory.boolValue else {
+                    continue
+                }
                 guard let data = try AtomicFile.readIfPresent("\(root)/\(relative)") else { continue }
                 try AtomicFile.write(data, to: "\(target)/\(top)/\(relative)")
                 count += 1

@@ -56,6 +56,7 @@ public struct ModelRunner: Sendable {
             throw error
         }
         let pushed = try await session.flush()
-        return Report(model: model, method: method, outcome: outcome, written: written, outputPath: outputPath, synced: session.synced, pushed: pushed)
+        return Report(
+            model: model, method: method, outcome: outcome, written: written, outputPath: outputPath, synced: session.synced, pushed: pushed)
     }
 }

@@ -37,7 +37,8 @@ public final class Workspace: Sendable {
         self.repoDir = repoDir
         let configPath = "\(repoDir)/\(RepositoryConfig.fileName)"
         guard let text = try AtomicFile.readIfPresent(configPath) else {
-            throw SwampError(.notARepository, "'\(repoDir)' is not a swamp repository (no \(RepositoryConfig.fileName))", hint: "run 'swamp repo init'")
+            throw SwampError(
+                .notARepository, "'\(repoDir)' is not a swamp repository (no \(RepositoryConfig.fileName))", hint: "run 'swamp repo init'")
         }
         config = try RepositoryConfig.parse(yaml: String(decoding: text, as: UTF8.self), path: configPath)
         (spec, source) = try DatastoreSelection.resolve(environment: environment, flag: datastoreFlag, config: config)

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+/// Runs the built `swamp` binary as a real process.
+struct CLI {
+    struct Result: Sendable {
+        let status: Int32
+        let stdout: Data
+        let stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+
+        /// The stdout parsed as one JSON object.
+        func json() throws -> [String: Any] {
+            let object = try JSONSerialization.jsonObject(with: stdout)
+            return try #require(object as? [String: Any], "stdout is not a JSON object: \(text)")
+        }
+    }
+
+    /// The `swamp` executable: `SWAMP_BIN`, or beside the test bundle, or in `.build/debug`.
+    static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["SWAMP_BIN"] { return path }
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = testBinary.deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = directory.appendingPathComponent("swamp").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return packageRoot.appendingPathComponent(".build/debug/swamp").path
+    }()
+
+    let repo: String
+    var environment: [String: String] = [:]
+
+    /// Runs `swamp` with `arguments` (plus `--repo-dir`), waiting for it to exit.
+    func run(_ arguments: [String], repoDir: Bool = true, environment extra: [String: String] = [:]) async throws -> Result {
+        try await Self.exec(arguments + (repoDir ? ["--repo-dir", repo] : []), environment: environment.merging(extra) { $1 }, cwd: repo)
+    }
+
+    static func exec(_ arguments: [String], environment: [String: String], cwd: String, executable: String = binary) async throws -> Result {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let out = scratch.appendingPathComponent("out")
+        let err = scratch.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "SWAMP_DATASTORE")
+        process.environment = env.merging(environment) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        // Wait without blocking a thread of the cooperative pool (only 2 on this machine).
+        let exited = AsyncStream<Void>.makeStream()
+        process.terminationHandler = { _ in
+            exited.continuation.yield()
+            exited.continuation.finish()
+        }
+        try process.run()
+        for await _ in exited.stream {}
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: try Data(contentsOf: out),
+            stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+    }
+
+    /// Starts `count` processes at once and waits for all of them.
+    static func parallel(_ commands: [(arguments: [String], cwd: String)], environment: [String: String] = [:]) async throws -> [Result] {
+        try await withThrowingTaskGroup(of: (Int, Result).self) { group in
+            for (index, command) in commands.enumerated() {
+                group.addTask { (index, try await exec(command.arguments, environment: environment, cwd: command.cwd)) }
+            }
+            var results = [Result?](repeating: nil, count: commands.count)
+            for try await (index, result) in group { results[index] = result }
+            return results.compactMap { $0 }
+        }
+    }
+}
+
+/// A new repository in a temporary directory, initialised with `swamp repo init`.
+struct TemporaryRepository {
+    let path: String
+    let cli: CLI
+
+    private init(path: String) {
+        self.path = path
+        cli = CLI(repo: path)
+    }
+
+    static func make() async throws -> TemporaryRepository {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-repo-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let repo = TemporaryRepository(path: path)
+        let result = try await repo.cli.run(["repo", "init"])
+        try #require(result.status == 0, "repo init failed: \(result.stderr)")
+        return repo
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Every file and directory under the repository, with file contents.
+    func snapshot() -> [String: Data] {
+        var result: [String: Data] = [:]
+        guard let enumerator = FileManager.default.enumerator(atPath: path) else { return result }
+        while let relative = enumerator.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            let full = "\(path)/\(relative)"
+            // The catalog's SQLite files may be touched by reads; they are a local cache.
+            if relative.hasPrefix(".swamp/catalog.db") { continue }
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue {
+                result[relative] = FileManager.default.contents(atPath: full) ?? Data()
+            } else {
+                result[relative + "/"] = Data()
+            }
+        }
+        return result
+    }
+
+    /// Creates a `command/shell` model running `script`.
+    func shellModel(_ name: String, _ script: String) async throws {
+        let result = try await cli.run(["model", "create", "command/shell", name, "--set", "run=\(script)"])
+        try #require(result.status == 0, "model create failed: \(result.stderr)")
+    }
+}

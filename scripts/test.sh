@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: builds once (failing on any compiler warning in our
+# code), starts the local servers the tests need, runs `swift test`, stops them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+swift build --build-tests 2>&1 | tee "$log"
+if grep -E "^$PWD/(Sources|Tests)/.*: warning:" "$log" | sort -u | grep .; then
+  echo "error: the build has warnings (see above); swamp builds with zero warnings" >&2
+  exit 1
+fi
+
+swift test --skip-build "$@"
