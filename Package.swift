@@ -11,11 +11,15 @@ let package = Package(
         .library(name: "SwampContracts", targets: ["SwampContracts"]),
         .library(name: "SwampCore", targets: ["SwampCore"]),
         .library(name: "SwampTesting", targets: ["SwampTesting"]),
+        .library(name: "S3Client", targets: ["S3Client"]),
+        .library(name: "S3Datastore", targets: ["S3Datastore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -34,6 +38,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // An S3 client of our own: Signature V4, conditional requests, retries, accounting.
+        .target(
+            name: "S3Client",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The S3 datastore backend: partitioned index, dirty sidecar, conditional-write locks.
+        .target(
+            name: "S3Datastore",
+            dependencies: ["SwampContracts", "SwampCore", "S3Client", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // Conformance suites and test doubles for backend authors.
         .target(name: "SwampTesting", dependencies: ["SwampContracts", "SwampCore"], swiftSettings: strict),
         // The command-line tool: parses, builds configuration, calls the libraries.
@@ -42,11 +64,18 @@ let package = Package(
             dependencies: [
                 "SwampContracts",
                 "SwampCore",
+                "S3Datastore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "SwampContractsTests", dependencies: ["SwampContracts"], swiftSettings: strict),
+        .testTarget(name: "S3ClientTests", dependencies: ["S3Client"], swiftSettings: strict),
+        .testTarget(
+            name: "S3DatastoreTests",
+            dependencies: ["S3Client", "S3Datastore", "SwampContracts", "SwampCore", "SwampTesting"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SwampCoreTests",
             dependencies: ["SwampContracts", "SwampCore", "SwampTesting"],

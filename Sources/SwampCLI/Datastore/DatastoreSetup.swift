@@ -4,7 +4,7 @@ import SwampCore
 
 struct DatastoreSetup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "setup", abstract: "Point the repository at another datastore.", subcommands: [SetupFilesystem.self])
+        commandName: "setup", abstract: "Point the repository at another datastore.", subcommands: [SetupFilesystem.self, SetupS3.self])
 }
 
 struct SetupFilesystem: SwampCommand {

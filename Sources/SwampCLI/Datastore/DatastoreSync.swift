@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import SwampContracts
 import SwampCore
 
 struct DatastoreSync: SwampCommand {
@@ -27,20 +29,31 @@ struct DatastoreSync: SwampCommand {
         let reason: String?
         let pulled: Int
         let pushed: Int
+        let deleted: Int
+        let requests: [String: Int]
+        let bytesUp: Int64
+        let bytesDown: Int64
     }
 
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
         guard workspace.syncService != nil else {
             let reason = "the \(workspace.spec.type) datastore at \(workspace.layout.root) is local: there is nothing to sync"
-            try output.document(Document(synced: false, reason: reason, pulled: 0, pushed: 0))
+            try output.document(Document(synced: false, reason: reason, pulled: 0, pushed: 0, deleted: 0, requests: [:], bytesUp: 0, bytesDown: 0))
             output.line("Nothing to sync: \(reason).")
             return
         }
         let doPull = !push
         let doPush = !pull
-        let (_, counts) = try await StructuralCommand(workspace: workspace).runCounting(pull: doPull, push: doPush) {}
-        try output.document(Document(synced: true, reason: nil, pulled: counts.pulled, pushed: counts.pushed))
-        output.line("Pulled \(counts.pulled) file(s), pushed \(counts.pushed) file(s).")
+        let deadline = Date().addingTimeInterval(timeout ?? 300)
+        let (_, counts) = try await StructuralCommand(workspace: workspace).runCounting(pull: doPull, push: doPush, deadline: deadline) {}
+        let activity = counts.activity ?? SyncActivity(pulled: counts.pulled, pushed: counts.pushed)
+        try output.document(
+            Document(
+                synced: true, reason: nil, pulled: activity.pulled, pushed: activity.pushed, deleted: activity.deleted,
+                requests: activity.requests, bytesUp: activity.bytesUp, bytesDown: activity.bytesDown))
+        output.line(
+            "Pulled \(activity.pulled) file(s), pushed \(activity.pushed), deleted \(activity.deleted); "
+                + "\(activity.totalRequests) request(s), \(ByteCount.format(activity.bytesUp)) up, \(ByteCount.format(activity.bytesDown)) down.")
     }
 }

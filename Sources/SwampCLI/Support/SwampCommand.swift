@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import S3Datastore
+import SwampContracts
 import SwampCore
 
 /// A command that runs inside ``Output/run(json:_:)`` with the shared options.
@@ -19,7 +21,17 @@ extension SwampCommand {
     func openWorkspace() throws -> Workspace {
         let name = Self.configuration.commandName ?? "command"
         return try Workspace(
-            repoDir: global.repoDir, datastoreFlag: global.datastore, lockHolder: "swamp \(name)", logger: CLILogger.make())
+            repoDir: global.repoDir, datastoreFlag: global.datastore, datastores: Datastores.all, lockHolder: "swamp \(name)",
+            logger: CLILogger.make())
+    }
+}
+
+/// Every datastore type this `swamp` knows.
+enum Datastores {
+    static var all: DatastoreTypeRegistry {
+        var registry = Workspace.builtInDatastores
+        S3Provider.register(in: &registry, logger: CLILogger.make())
+        return registry
     }
 }
 

@@ -28,6 +28,9 @@ public protocol DatastoreSyncService: Sendable {
 
     /// Checks that the remote is reachable and consistent.
     func verify() async throws -> DatastoreHealth
+
+    /// Cumulative counters of files and requests, or `nil` when the service does not count.
+    func activity() -> SyncActivity?
 }
 
 extension DatastoreSyncService {
@@ -38,4 +41,6 @@ extension DatastoreSyncService {
     public func verify() async throws -> DatastoreHealth {
         DatastoreHealth(healthy: true, message: "sync service does not implement verification")
     }
+
+    public func activity() -> SyncActivity? { nil }
 }

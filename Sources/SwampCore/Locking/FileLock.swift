@@ -176,8 +176,8 @@ public final class FileLock: DistributedLock {
 }
 
 extension JSONEncoder {
-    /// Lock files: ISO-8601 dates with milliseconds, sorted keys.
-    static var lock: JSONEncoder {
+    /// Lock records (files and objects): ISO-8601 dates with milliseconds, sorted keys.
+    public static var lock: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -189,7 +189,8 @@ extension JSONEncoder {
 }
 
 extension JSONDecoder {
-    static var lock: JSONDecoder {
+    /// Reads lock records written with ``JSONEncoder/lock``.
+    public static var lock: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)

@@ -1,22 +1,22 @@
 import Foundation
 import SwampContracts
 
-/// The bounded, growing, jittered wait used between lock attempts.
-struct LockWait {
+/// The bounded, growing, jittered wait used between lock attempts (by every lock implementation).
+public struct LockWait: Sendable {
     private var delay: Duration
     private let maximum: Duration
     let deadline: ContinuousClock.Instant
 
-    init(options: LockOptions, timeout: Duration? = nil) {
+    public init(options: LockOptions, timeout: Duration? = nil) {
         delay = options.pollInterval
         maximum = options.maxPollInterval
         deadline = .now + (timeout ?? options.waitTimeout)
     }
 
-    var expired: Bool { ContinuousClock.now >= deadline }
+    public var expired: Bool { ContinuousClock.now >= deadline }
 
     /// Sleeps for the next delay (never past the deadline) and grows it.
-    mutating func pause() async throws {
+    public mutating func pause() async throws {
         let jitter = Double.random(in: 0.5...1.0)
         var next = delay * jitter
         let remaining = deadline - .now

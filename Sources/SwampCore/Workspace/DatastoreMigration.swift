@@ -38,23 +38,105 @@ public struct DatastoreMigration: Sendable {
         }
     }
 
+    /// What ``moveToRemote(_:registry:progress:)`` did.
+    public struct RemoteResult: Sendable {
+        public let bucket: String
+        public let cachePath: String
+        public let pushed: Int
+        public let pulled: Int
+        public let health: DatastoreHealth
+    }
+
+    /// Moves the repository onto a remote datastore: verify it → fill the cache from the
+    /// remote → refuse if local data conflicts with it → copy local data into the cache
+    /// (marked dirty) → push → and only then write `.swamp.yaml`.
+    public func moveToRemote(
+        _ spec: DatastoreSpec, registry: DatastoreTypeRegistry, progress: @escaping @Sendable (String) -> Void
+    ) async throws -> RemoteResult {
+        let environment = DatastoreEnvironment(repoDir: workspace.repoDir, repoId: workspace.config.repoId, variables: ProcessInfo.processInfo.environment)
+        let provider: any DatastoreProvider
+        do {
+            provider = try registry.makeProvider(spec, environment: environment)
+        } catch let error as ContractError {
+            throw SwampError(.invalidConfig, error.message)
+        }
+        progress("checking the remote…")
+        let health = try await provider.createVerifier().verify()
+        guard health.healthy else {
+            throw SwampError(.syncFailed, "the datastore is not usable: \(health.message)", hint: "nothing was changed; fix the settings and run setup again")
+        }
+        let cacheRoot = provider.resolveDatastorePath(repoDir: workspace.repoDir)
+        guard let sync = try provider.createSyncService(repoDir: workspace.repoDir, cachePath: cacheRoot) else {
+            throw SwampError(.unsupported, "datastore type '\(spec.type)' has no remote to set up")
+        }
+        let source = workspace.layout.root
+        let lockOptions = workspace.lockOptions
+        return try await StructuralCommand(workspace: workspace).run(pull: false, push: false) {
+            try await provider.createLock(.global, options: lockOptions).withLock {
+                progress("pulling from the remote…")
+                let pulled = try await sync.pullChanged(nil)
+                let (copies, conflicts) = try Self.plan(from: source, to: cacheRoot)
+                if !conflicts.isEmpty {
+                    throw SwampError(
+                        .syncFailed,
+                        "\(conflicts.count) local file(s) differ from the remote's at the same path, e.g. \(conflicts.prefix(3).joined(separator: ", "))",
+                        hint: "nothing was changed in .swamp.yaml; the local data stays where it is. Resolve the conflicting versions first")
+                }
+                progress("pushing \(copies.count) local file(s)…")
+                for relPath in copies {
+                    guard let data = try AtomicFile.readIfPresent("\(source)/\(relPath)") else { continue }
+                    try sync.markDirty(.path(relPath))
+                    try AtomicFile.write(data, to: "\(cacheRoot)/\(relPath)")
+                }
+                let pushed = try await sync.pushChanged(nil)
+                var config = workspace.config
+                config.datastore = spec
+                try AtomicFile.write(Data(config.yaml().utf8), to: "\(workspace.repoDir)/\(RepositoryConfig.fileName)")
+                try workspace.catalog.invalidate()
+                let bucket: String
+                if case .object(let fields)? = spec.config, case .string(let name)? = fields["bucket"] { bucket = name } else { bucket = spec.type }
+                return RemoteResult(bucket: bucket, cachePath: cacheRoot, pushed: pushed, pulled: pulled, health: health)
+            }
+        }
+    }
+
+    /// The local files to copy into the cache, and those that conflict with what it holds.
+    static func plan(from source: String, to target: String) throws -> (copies: [String], conflicts: [String]) {
+        guard source != target else { return ([], []) }
+        var copies: [String] = []
+        var conflicts: [String] = []
+        for relPath in tierFiles(under: source) {
+            guard let existing = try AtomicFile.readIfPresent("\(target)/\(relPath)") else {
+                copies.append(relPath)
+                continue
+            }
+            if try AtomicFile.readIfPresent("\(source)/\(relPath)") != existing { conflicts.append(relPath) }
+        }
+        return (copies, conflicts)
+    }
+
+    /// The datastore-tier files under `root` (`data/`, `outputs/`; no locks or temporary files).
+    static func tierFiles(under root: String) -> [String] {
+        var files: [String] = []
+        for top in ["data", "outputs"] {
+            guard let enumerator = FileManager.default.enumerator(atPath: "\(root)/\(top)") else { continue }
+            while let relative = enumerator.nextObject() as? String {
+                if relative.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: "\(root)/\(top)/\(relative)", isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                files.append("\(top)/\(relative)")
+            }
+        }
+        return files.sorted()
+    }
+
     /// Copies the datastore tier's files (not locks, not temporary files); returns how many.
     static func copyTree(from source: String, to target: String) throws -> Int {
         var count = 0
-        for top in ["data", "outputs"] {
-            let root = "\(source)/\(top)"
-            guard let enumerator = FileManager.default.enumerator(atPath: root) else { continue }
-            while let relative = enumerator.nextObject() as? String {
-                let name = (relative as NSString).lastPathComponent
-                guard name != DatastoreLayout.modelLockName, !AtomicFile.isTemporaryName(name) else { continue }
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: "\(root)/\(relative)", isDirectory: &isDirectory), !isDirectory.boolValue else {
-                    continue
-                }
-                guard let data = try AtomicFile.readIfPresent("\(root)/\(relative)") else { continue }
-                try AtomicFile.write(data, to: "\(target)/\(top)/\(relative)")
-                count += 1
-            }
+        for relPath in tierFiles(under: source) {
+            guard let data = try AtomicFile.readIfPresent("\(source)/\(relPath)") else { continue }
+            try AtomicFile.write(data, to: "\(target)/\(relPath)")
+            count += 1
         }
         return count
     }

@@ -16,6 +16,8 @@ public struct ModelRunner: Sendable {
         public let outputPath: String
         public let synced: Bool
         public let pushed: Int
+        /// What the sync did during the run (files and requests), when the service counts.
+        public let activity: SyncActivity?
     }
 
     public func run(modelName: String, method: String) async throws -> Report {
@@ -28,6 +30,7 @@ public struct ModelRunner: Sendable {
                 .unknownMethod, "model '\(model.name)' (\(model.type)) has no method '\(method)'",
                 hint: "methods: \(handler.methods.joined(separator: ", "))")
         }
+        let before = workspace.syncService?.activity()
         let session = try await workspace.coordinator.acquireModelLocks([model.ref])
         let startedAt = Date()
         let outcome: MethodOutcome
@@ -56,7 +59,9 @@ public struct ModelRunner: Sendable {
             throw error
         }
         let pushed = try await session.flush()
+        let activity = before.flatMap { start in workspace.syncService?.activity().map { $0 - start } }
         return Report(
-            model: model, method: method, outcome: outcome, written: written, outputPath: outputPath, synced: session.synced, pushed: pushed)
+            model: model, method: method, outcome: outcome, written: written, outputPath: outputPath, synced: session.synced, pushed: pushed,
+            activity: activity)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import SwampContracts
 
 /// Runs a structural command (GC, explicit sync): under the global lock, with no
@@ -11,6 +12,8 @@ public struct StructuralCommand: Sendable {
     public struct SyncCounts: Sendable, Codable, Equatable {
         public var pulled: Int
         public var pushed: Int
+        /// Files, requests and bytes, when the sync service counts them.
+        public var activity: SyncActivity?
     }
 
     /// Pulls, runs `body`, pushes; the global lock is released on return and on throw.
@@ -18,22 +21,31 @@ public struct StructuralCommand: Sendable {
         try await runCounting(pull: pull, push: push, body).value
     }
 
+    /// The default deadline of one sync direction: 5 minutes.
+    public static let defaultTimeout: TimeInterval = 300
+
     /// Like ``run(pull:push:_:)``, also returning the honest sync counts.
     public func runCounting<T: Sendable>(
-        pull: Bool = true, push: Bool = true, _ body: () async throws -> T
+        pull: Bool = true, push: Bool = true, deadline: Date? = nil, _ body: () async throws -> T
     ) async throws -> (value: T, counts: SyncCounts) {
         let sync = workspace.syncService
         let catalog = workspace.catalog
+        let before = sync?.activity()
+        // A deadline is an option too: only services that opted into options get it.
+        let options = deadline.flatMap { deadline in
+            sync != nil && workspace.coordinator.capabilities().supportsScopedSync ? DatastoreSyncOptions(deadline: deadline) : nil
+        }
         return try await workspace.coordinator.withGlobalLock {
-            var counts = SyncCounts(pulled: 0, pushed: 0)
+            var counts = SyncCounts(pulled: 0, pushed: 0, activity: nil)
             if pull, let sync {
-                counts.pulled = try await sync.pullChanged(nil)
+                counts.pulled = try await sync.pullChanged(options)
                 try catalog.invalidate()
             }
             let value = try await body()
             if push, let sync {
-                counts.pushed = try await sync.pushChanged(nil)
+                counts.pushed = try await sync.pushChanged(options)
             }
+            counts.activity = before.flatMap { start in sync?.activity().map { $0 - start } }
             return (value, counts)
         }
     }

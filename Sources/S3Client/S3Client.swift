@@ -1,0 +1,222 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// A small S3 client: signed GET/HEAD/PUT/DELETE and `ListObjectsV2`, with
+/// conditional headers, typed errors, per-request timeouts, retries with jittered
+/// backoff, and request accounting. It never logs secrets, signatures or payloads.
+public final class S3Client: Sendable {
+    public let configuration: S3ClientConfiguration
+    /// Requests and bytes made through this client.
+    public let accounting: RequestAccounting
+    private let credentials: S3Credentials
+    private let http: HTTPClient
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    /// A raw response: status, lower-cased headers, body.
+    public struct Response: Sendable {
+        public let status: Int
+        public let headers: [String: String]
+        public let body: Data
+
+        /// The `ETag` header, as S3 sent it (quoted).
+        public var etag: String? { headers["etag"] }
+        /// The server's clock at the time of the response (`Date`).
+        public var serverDate: Date? { headers["date"].flatMap(HTTPDate.parse) }
+        /// `Last-Modified` of the object.
+        public var lastModified: Date? { headers["last-modified"].flatMap(HTTPDate.parse) }
+    }
+
+    /// What a GET found.
+    public enum GetOutcome: Sendable {
+        case found(Response)
+        /// `If-None-Match` matched: the object is unchanged.
+        case notModified(Response)
+        case notFound
+    }
+
+    /// The precondition of a PUT or DELETE.
+    public enum Condition: Sendable, Equatable {
+        case none
+        /// Only if the object's ETag is this one (`If-Match`).
+        case ifMatch(String)
+        /// Only if no object exists (`If-None-Match: *`).
+        case ifAbsent
+    }
+
+    public init(
+        configuration: S3ClientConfiguration, credentials: S3Credentials, accounting: RequestAccounting = RequestAccounting(),
+        httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() }),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.configuration = configuration
+        self.credentials = credentials
+        self.accounting = accounting
+        self.http = httpClient
+        self.logger = logger
+        self.now = now
+    }
+
+    // MARK: Operations
+
+    /// GETs an object; with `ifNoneMatch`, a match returns ``GetOutcome/notModified(_:)``.
+    public func get(_ key: String, ifNoneMatch: String? = nil) async throws -> GetOutcome {
+        var headers: [(String, String)] = []
+        if let ifNoneMatch { headers.append(("If-None-Match", ifNoneMatch)) }
+        let response = try await send("GET", key: key, headers: headers, accept: [200, 304, 404])
+        switch response.status {
+        case 304: return .notModified(response)
+        case 404: return .notFound
+        default: return .found(response)
+        }
+    }
+
+    /// HEADs an object; `nil` when it does not exist.
+    public func head(_ key: String) async throws -> Response? {
+        let response = try await send("HEAD", key: key, accept: [200, 404])
+        return response.status == 404 ? nil : response
+    }
+
+    /// PUTs an object under `condition` and returns the response (its ETag).
+    /// - Throws: ``S3Error`` with code `preconditionFailed` when the condition does not hold.
+    @discardableResult
+    public func put(_ key: String, data: Data, contentType: String = "application/octet-stream", condition: Condition = .none)
+        async throws -> Response
+    {
+        var headers: [(String, String)] = [("Content-Type", contentType)]
+        switch condition {
+        case .none: break
+        case .ifMatch(let etag): headers.append(("If-Match", etag))
+        case .ifAbsent: headers.append(("If-None-Match", "*"))
+        }
+        return try await send("PUT", key: key, headers: headers, body: data, accept: [200])
+    }
+
+    /// DELETEs an object (a missing object is not an error), optionally only if its ETag matches.
+    public func delete(_ key: String, ifMatch: String? = nil) async throws {
+        var headers: [(String, String)] = []
+        if let ifMatch { headers.append(("If-Match", ifMatch)) }
+        _ = try await send("DELETE", key: key, headers: headers, accept: [200, 204, 404])
+    }
+
+    /// Lists every object under `prefix` (all pages).
+    public func list(prefix: String) async throws -> [S3ObjectSummary] {
+        var objects: [S3ObjectSummary] = []
+        var token: String?
+        repeat {
+            var query = [("list-type", "2"), ("prefix", prefix)]
+            if let token { query.append(("continuation-token", token)) }
+            let response = try await send("GET", key: "", query: query, accept: [200])
+            guard let page = S3XML.listPage(response.body) else {
+                throw S3Error(.invalidResponse, status: response.status, message: "unreadable ListObjectsV2 response", operation: "LIST \(prefix)")
+            }
+            objects += page.objects
+            token = page.nextToken
+        } while token != nil
+        return objects
+    }
+
+    /// Checks the bucket exists and the credentials may use it.
+    public func headBucket() async throws -> Response {
+        try await send("HEAD", key: "", accept: [200])
+    }
+
+    // MARK: Transport
+
+    /// Sends one signed request, retrying retryable failures; statuses outside `accept` become ``S3Error``.
+    func send(
+        _ method: String, key: String, query: [(String, String)] = [], headers extra: [(String, String)] = [], body: Data = Data(),
+        accept: Set<Int>
+    ) async throws -> Response {
+        let operation = key.isEmpty ? "\(method) bucket \(configuration.bucket)" : "\(method) \(key)"
+        var attempt = 1
+        while true {
+            do {
+                let response = try await sendOnce(method, key: key, query: query, headers: extra, body: body, operation: operation)
+                if accept.contains(response.status) { return response }
+                throw Self.error(for: response, operation: operation)
+            } catch let error as S3Error where error.isRetryable && attempt < configuration.retry.maxAttempts {
+                let delay = configuration.retry.delay(afterAttempt: attempt, jitter: Double.random(in: 0...1))
+                logger.debug("retrying S3 request", metadata: ["operation": "\(operation)", "code": "\(error.code)", "attempt": "\(attempt)"])
+                try await Task.sleep(for: delay)
+                attempt += 1
+            }
+        }
+    }
+
+    private func sendOnce(
+        _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: Data, operation: String
+    ) async throws -> Response {
+        let address = configuration.address(key: key)
+        let payload = SigV4Signer.Payload.of(body)
+        var signedHeaders: [(String, String)] = [
+            ("host", address.host), ("x-amz-date", SigV4Signer.amzDate(now())), ("x-amz-content-sha256", payload.headerValue),
+        ]
+        if let token = credentials.sessionToken { signedHeaders.append(("x-amz-security-token", token)) }
+        signedHeaders += extra
+        let signer = SigV4Signer(accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, region: configuration.region)
+        let signature = signer.sign(method: method, encodedPath: address.path.isEmpty ? "/" : address.path, query: query, headers: signedHeaders, payload: payload)
+
+        let queryString = query.map { "\(SigV4Signer.encode($0.0))=\(SigV4Signer.encode($0.1))" }.joined(separator: "&")
+        var request = HTTPClientRequest(url: address.base + (address.path.isEmpty ? "/" : address.path) + (queryString.isEmpty ? "" : "?\(queryString)"))
+        request.method = HTTPMethod(rawValue: method)
+        for (name, value) in signedHeaders where name != "host" { request.headers.add(name: name, value: value) }
+        request.headers.add(name: "Authorization", value: signature.authorization)
+        if method == "PUT" || !body.isEmpty {
+            request.headers.add(name: "Content-Length", value: String(body.count))
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000
+            + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
+        do {
+            let response = try await http.execute(request, deadline: deadline, logger: logger)
+            let buffer = try await response.body.collect(upTo: Int(Int32.max))
+            let bytes = Data(buffer.readableBytesView)
+            accounting.record(method: method, bytesUp: body.count, bytesDown: bytes.count)
+            var headers: [String: String] = [:]
+            for header in response.headers { headers[header.name.lowercased()] = header.value }
+            return Response(status: Int(response.status.code), headers: headers, body: bytes)
+        } catch let error as S3Error {
+            throw error
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            accounting.record(method: method, bytesUp: body.count, bytesDown: 0)
+            throw S3Error(.timeout, status: 0, message: "no response within \(configuration.requestTimeout)", operation: operation)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            accounting.record(method: method, bytesUp: body.count, bytesDown: 0)
+            throw S3Error(.connectionFailed, status: 0, message: "cannot reach \(address.base): \(error)", operation: operation)
+        }
+    }
+
+    static func error(for response: Response, operation: String) -> S3Error {
+        if let parsed = S3XML.error(response.body) {
+            return S3Error(.init(parsed.code), status: response.status, message: parsed.message, operation: operation)
+        }
+        let code: S3Error.Code
+        switch response.status {
+        case 404: code = .noSuchKey
+        case 412: code = .preconditionFailed
+        case 403: code = .accessDenied
+        case 503: code = .slowDown
+        case 500...: code = .internalError
+        default: code = .invalidResponse
+        }
+        return S3Error(code, status: response.status, message: "HTTP \(response.status) without an error document", operation: operation)
+    }
+}
+
+/// RFC 7231 dates (`Date`, `Last-Modified`).
+enum HTTPDate {
+    static func parse(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// Where and how an ``S3Client`` talks to S3.
+public struct S3ClientConfiguration: Sendable, Equatable {
+    /// The bucket name.
+    public var bucket: String
+    /// The region used for signing. Default: `us-east-1`.
+    public var region: String
+    /// The service endpoint, e.g. `http://127.0.0.1:9000`. Default: `https://s3.{region}.amazonaws.com`.
+    public var endpoint: URL?
+    /// Path-style addressing (`{endpoint}/{bucket}/{key}`) instead of virtual-hosted
+    /// (`{bucket}.{host}/{key}`). Default: `false`.
+    public var forcePathStyle: Bool
+    /// The limit for one request, including reading its body. Default: 30 s.
+    public var requestTimeout: Duration
+    /// Retries on 5xx, throttling, timeouts and connection failures.
+    public var retry: RetryPolicy
+
+    public init(
+        bucket: String, region: String = "us-east-1", endpoint: URL? = nil, forcePathStyle: Bool = false,
+        requestTimeout: Duration = .seconds(30), retry: RetryPolicy = RetryPolicy()
+    ) {
+        self.bucket = bucket
+        self.region = region
+        self.endpoint = endpoint
+        self.forcePathStyle = forcePathStyle
+        self.requestTimeout = requestTimeout
+        self.retry = retry
+    }
+
+    /// The URL parts for an object key (or the bucket itself when `key` is empty):
+    /// the base (scheme + host + port), the encoded path, and the `Host` header value.
+    func address(key: String) -> (base: String, path: String, host: String) {
+        let endpoint = self.endpoint ?? URL(string: "https://s3.\(region).amazonaws.com") ?? URL(fileURLWithPath: "/")
+        let scheme = endpoint.scheme ?? "https"
+        let hostName = endpoint.host ?? "s3.amazonaws.com"
+        let port = endpoint.port.map { ":\($0)" } ?? ""
+        let encodedKey = SigV4Signer.encode(key, keepSlash: true)
+        let basePath = endpoint.path == "/" ? "" : endpoint.path
+        if forcePathStyle {
+            let path = "\(basePath)/\(SigV4Signer.encode(bucket))" + (key.isEmpty ? "" : "/\(encodedKey)")
+            return ("\(scheme)://\(hostName)\(port)", path, "\(hostName)\(port)")
+        }
+        let host = "\(bucket).\(hostName)\(port)"
+        return ("\(scheme)://\(host)", "\(basePath)/\(encodedKey)", host)
+    }
+}

@@ -1,0 +1,128 @@
+import Crypto
+import Foundation
+
+/// AWS Signature Version 4 for request headers, as a pure function of its inputs.
+///
+/// The signer never sees the network and never logs: it turns a request (method,
+/// encoded path, query, headers, payload hash) and a time into the `Authorization`
+/// header, exposing the canonical request and string to sign for tests.
+public struct SigV4Signer: Sendable {
+    /// How the payload is represented in the signature (`x-amz-content-sha256`).
+    public enum Payload: Sendable, Equatable {
+        /// The hex SHA-256 of the body.
+        case hashed(String)
+        /// `UNSIGNED-PAYLOAD`: the body is not covered by the signature.
+        case unsigned
+
+        /// The hash of an empty body.
+        public static let empty = Payload.hashed("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+
+        /// The hashed form of `data`.
+        public static func of(_ data: some DataProtocol) -> Payload { .hashed(hex(SHA256.hash(data: data))) }
+
+        public var headerValue: String {
+            switch self {
+            case .hashed(let hash): return hash
+            case .unsigned: return "UNSIGNED-PAYLOAD"
+            }
+        }
+    }
+
+    /// What signing produced.
+    public struct Signature: Sendable, Equatable {
+        public let canonicalRequest: String
+        public let stringToSign: String
+        public let signedHeaders: String
+        public let signature: String
+        public let authorization: String
+    }
+
+    public let accessKeyId: String
+    private let secretAccessKey: String
+    public let region: String
+    public let service: String
+
+    public init(accessKeyId: String, secretAccessKey: String, region: String, service: String = "s3") {
+        self.accessKeyId = accessKeyId
+        self.secretAccessKey = secretAccessKey
+        self.region = region
+        self.service = service
+    }
+
+    /// Signs a request.
+    /// - Parameters:
+    ///   - encodedPath: the request path, already URI-encoded (S3 paths are not encoded twice).
+    ///   - query: query parameters, unencoded; they are encoded and sorted here.
+    ///   - headers: the headers to sign (names in any case); must include `host` and `x-amz-date`.
+    public func sign(method: String, encodedPath: String, query: [(String, String)], headers: [(String, String)], payload: Payload) -> Signature {
+        let amzDate = headers.first { $0.0.lowercased() == "x-amz-date" }?.1 ?? ""
+        let day = String(amzDate.prefix(8))
+        let encodedQuery: [(String, String)] = query.map { (Self.encode($0.0), Self.encode($0.1)) }
+        let sortedQuery = encodedQuery.sorted { lhs, rhs in lhs.0 == rhs.0 ? lhs.1 < rhs.1 : lhs.0 < rhs.0 }
+        let canonicalQuery: String = sortedQuery.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        var grouped: [String: [String]] = [:]
+        for (name, value) in headers {
+            grouped[name.lowercased(), default: []].append(Self.trim(value))
+        }
+        let names = grouped.keys.sorted()
+        let canonicalHeaders = names.map { "\($0):\(grouped[$0, default: []].joined(separator: ","))\n" }.joined()
+        let signedHeaders = names.joined(separator: ";")
+        let path = encodedPath.isEmpty ? "/" : encodedPath
+        let canonicalRequest: String = [method, path, canonicalQuery, canonicalHeaders, signedHeaders, payload.headerValue].joined(separator: "\n")
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
+        let requestHash: String = Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8)))
+        let stringToSign: String = ["AWS4-HMAC-SHA256", amzDate, scope, requestHash].joined(separator: "\n")
+        let key = signingKey(day: day)
+        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
+        let authorization = "AWS4-HMAC-SHA256 Credential=\(accessKeyId)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
+        return Signature(
+            canonicalRequest: canonicalRequest, stringToSign: stringToSign, signedHeaders: signedHeaders, signature: signature,
+            authorization: authorization)
+    }
+
+    /// The derived key: HMAC chain over date, region, service and `aws4_request`.
+    func signingKey(day: String) -> SymmetricKey {
+        var key = SymmetricKey(data: Data("AWS4\(secretAccessKey)".utf8))
+        for part in [day, region, service, "aws4_request"] {
+            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
+        }
+        return key
+    }
+
+    /// `20150830T123600Z`, the form of `x-amz-date`.
+    public static func amzDate(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(
+            format: "%04d%02d%02dT%02d%02d%02dZ", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
+    }
+
+    /// URI-encodes per SigV4: every byte except `A-Z a-z 0-9 - . _ ~` becomes `%XX`
+    /// (upper-case hex); with `keepSlash`, `/` is kept (for object key paths).
+    public static func encode(_ text: String, keepSlash: Bool = false) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            case UInt8(ascii: "/") where keepSlash:
+                out.append("/")
+            default:
+                out += String(format: "%%%02X", byte)
+            }
+        }
+        return out
+    }
+
+    /// Trims a header value and collapses inner runs of spaces, as canonical headers require.
+    static func trim(_ value: String) -> String {
+        value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+    }
+
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+}

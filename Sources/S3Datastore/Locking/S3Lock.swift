@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+import S3Client
+import Synchronization
+import SwampContracts
+import SwampCore
+
+/// A ``DistributedLock`` on S3 conditional writes.
+///
+/// Created with `If-None-Match: *`, refreshed by a heartbeat `PUT` with `If-Match`
+/// on the ETag it holds, released with a `DELETE` `If-Match`. Staleness is judged
+/// by the server's clock: the object's `Last-Modified` against the response's `Date`.
+public final class S3Lock: DistributedLock {
+    public let key: LockKey
+    let objectKey: String
+    private let client: S3Client
+    private let options: LockOptions
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var held: LockInfo?
+        var etag: String?
+        var lost: LockError?
+        var heartbeat: Task<Void, Never>?
+    }
+
+    init(key: LockKey, objectKey: String, client: S3Client, options: LockOptions, logger: Logger) {
+        self.key = key
+        self.objectKey = objectKey
+        self.client = client
+        self.options = options
+        self.logger = logger
+    }
+
+    deinit { state.withLock { $0.heartbeat?.cancel() } }
+
+    public func acquire() async throws {
+        guard state.withLock({ $0.held == nil }) else { return }
+        var wait = LockWait(options: options)
+        var lastHolder: LockInfo?
+        while true {
+            let info = LockInfo(
+                holder: options.holder, hostname: ProcessInfo.processInfo.hostName, pid: ProcessInfo.processInfo.processIdentifier,
+                acquiredAt: Date(), ttlMs: options.ttlMilliseconds, nonce: UUID().uuidString.lowercased())
+            do {
+                let response = try await client.put(objectKey, data: try Self.encode(info), contentType: "application/json", condition: .ifAbsent)
+                startHeartbeat(info, etag: response.etag)
+                return
+            } catch let error as S3Error where error.code == .preconditionFailed || error.code == .conditionalRequestConflict {
+                // Held (or our own create whose response was lost: then the nonce is ours).
+            }
+            if let (current, etag) = try await read() {
+                lastHolder = current
+                if current.isStale(at: Date()) {
+                    logger.info("taking over stale lock", metadata: ["key": "\(key)", "holder": "\(current.holderDescription)"])
+                    try? await client.delete(objectKey, ifMatch: etag)
+                    continue
+                }
+            } else {
+                continue
+            }
+            if wait.expired { throw LockMessages.timeout(key, holder: lastHolder, waited: options.waitTimeout) }
+            try await wait.pause()
+        }
+    }
+
+    public func release() async throws {
+        let (held, etag, heartbeat) = state.withLock { state -> (LockInfo?, String?, Task<Void, Never>?) in
+            defer {
+                state.held = nil
+                state.etag = nil
+                state.heartbeat = nil
+            }
+            return (state.held, state.etag, state.heartbeat)
+        }
+        heartbeat?.cancel()
+        await heartbeat?.value
+        guard held != nil, let etag else { return }
+        do {
+            try await client.delete(objectKey, ifMatch: etag)
+        } catch let error as S3Error where error.code == .preconditionFailed || error.code == .noSuchKey {
+            // Someone else holds it now (we had lost it): leave theirs alone.
+        }
+    }
+
+    public func inspect() async throws -> LockInfo? {
+        try await read()?.info
+    }
+
+    /// The lock's content with `acquiredAt` re-expressed on this machine's clock, using the
+    /// server's `Date` and `Last-Modified`, so staleness is judged by the server's clock.
+    func read() async throws -> (info: LockInfo, etag: String?)? {
+        guard case .found(let response) = try await client.get(objectKey) else { return nil }
+        var info: LockInfo
+        if let decoded = try? JSONDecoder.lock.decode(LockInfo.self, from: response.body) {
+            info = decoded
+        } else {
+            info = LockInfo(
+                holder: "unreadable lock object", hostname: "unknown", pid: 0, acquiredAt: Date(), ttlMs: options.ttlMilliseconds,
+                nonce: "corrupt-\(ContentHash.sha256(response.body).prefix(16))")
+        }
+        if let serverNow = response.serverDate, let modified = response.lastModified {
+            info.acquiredAt = Date().addingTimeInterval(-max(0, serverNow.timeIntervalSince(modified)))
+        }
+        return (info, response.etag)
+    }
+
+    public func forceRelease(expectedNonce: String) async throws -> Bool {
+        guard let (current, etag) = try await read(), current.nonce == expectedNonce else { return false }
+        do {
+            try await client.delete(objectKey, ifMatch: etag)
+            return true
+        } catch let error as S3Error where error.code == .preconditionFailed || error.code == .noSuchKey {
+            return false
+        }
+    }
+
+    public func checkHeld() async throws {
+        if let lost = state.withLock({ $0.lost }) { throw lost }
+        guard let held = state.withLock({ $0.held }) else {
+            throw LockError(.lost, key: key, message: "the \(key) lock is not held by this process")
+        }
+        let current = try await read()?.info
+        if current?.nonce != held.nonce {
+            let error = LockMessages.lost(key, now: current)
+            state.withLock { $0.lost = error }
+            throw error
+        }
+    }
+
+    // MARK: Heartbeat
+
+    private func startHeartbeat(_ info: LockInfo, etag: String?) {
+        let interval = options.heartbeatInterval
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: interval) } catch { return }
+                guard let self, await self.beat() else { return }
+            }
+        }
+        state.withLock {
+            $0.held = info
+            $0.etag = etag
+            $0.lost = nil
+            $0.heartbeat = task
+        }
+    }
+
+    /// Rewrites the lock with `If-Match`; a 412 means it was taken over: record the loss.
+    private func beat() async -> Bool {
+        guard var held = state.withLock({ $0.held }), let etag = state.withLock({ $0.etag }) else { return false }
+        held.acquiredAt = Date()
+        do {
+            let body = try Self.encode(held)
+            let response = try await client.put(objectKey, data: body, contentType: "application/json", condition: .ifMatch(etag))
+            state.withLock {
+                if $0.held?.nonce == held.nonce { $0.etag = response.etag }
+            }
+            return true
+        } catch let error as S3Error where error.code == .preconditionFailed || error.code == .noSuchKey {
+            let lost = LockMessages.lost(key, now: try? await read()?.info)
+            logger.warning("lock lost", metadata: ["key": "\(key)"])
+            state.withLock { $0.lost = lost }
+            return false
+        } catch {
+            logger.warning("lock heartbeat failed", metadata: ["key": "\(key)", "error": "\(error)"])
+            return true
+        }
+    }
+
+    static func encode(_ info: LockInfo) throws -> Data { try JSONEncoder.lock.encode(info) }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import SwampContracts
+
+/// The `config` of an `s3` datastore.
+public struct S3DatastoreConfig: Sendable, Equatable {
+    /// The bucket (required).
+    public var bucket: String
+    /// The key prefix all objects live under. Default: none.
+    public var prefix: String = ""
+    /// The signing region. Default: `us-east-1`.
+    public var region: String = "us-east-1"
+    /// A custom endpoint, e.g. `http://127.0.0.1:9000`. Default: AWS.
+    public var endpoint: URL?
+    /// Path-style addressing. Default: `false` (virtual-hosted).
+    public var forcePathStyle = false
+    /// Downloads in flight at once. Default: 8.
+    public var pullConcurrency = 8
+    /// Uploads and deletes in flight at once. Default: 8.
+    public var pushConcurrency = 8
+    /// The limit for one request. Default: 30 000 ms.
+    public var requestTimeoutMs = 30_000
+
+    public init(bucket: String) { self.bucket = bucket }
+
+    static let fields = ["bucket", "prefix", "region", "endpoint", "forcePathStyle", "pullConcurrency", "pushConcurrency", "requestTimeoutMs"]
+
+    /// Parses and validates `config`; every error names the field (`datastore.config.X`).
+    public static func parse(_ config: JSONValue?) throws -> S3DatastoreConfig {
+        func invalid(_ message: String) -> S3SyncError { S3SyncError(.invalidConfig, message) }
+        guard case .object(let fields)? = config else {
+            throw invalid("datastore.config must be an object with at least \"bucket\" for an s3 datastore")
+        }
+        func string(_ name: String) throws -> String? {
+            guard let value = fields[name] else { return nil }
+            guard case .string(let text) = value else { throw invalid("datastore.config.\(name) must be a string, not \(value.typeName)") }
+            return text
+        }
+        func positive(_ name: String) throws -> Int? {
+            guard let value = fields[name] else { return nil }
+            guard case .number(let number) = value, number >= 1, number.rounded() == number, number <= 1_000_000 else {
+                throw invalid("datastore.config.\(name) must be a positive whole number, not \(value.compactJSON)")
+            }
+            return Int(number)
+        }
+        if let unknown = fields.keys.sorted().first(where: { !Self.fields.contains($0) }) {
+            throw invalid("datastore.config.\(unknown) is not an s3 setting (known: \(Self.fields.joined(separator: ", ")))")
+        }
+        guard let bucket = try string("bucket"), !bucket.isEmpty else { throw invalid("datastore.config.bucket is required") }
+        guard bucket.range(of: "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", options: .regularExpression) != nil else {
+            throw invalid("datastore.config.bucket '\(bucket)' is not a valid bucket name")
+        }
+        var result = S3DatastoreConfig(bucket: bucket)
+        if let prefix = try string("prefix") {
+            let trimmed = prefix.split(separator: "/").joined(separator: "/")
+            if !trimmed.isEmpty {
+                guard (try? PathRules.validateRelativePath(trimmed)) != nil, !trimmed.hasPrefix("_swamp") else {
+                    throw invalid("datastore.config.prefix '\(PathRules.printable(prefix))' is not a safe key prefix")
+                }
+            }
+            result.prefix = trimmed
+        }
+        if let region = try string("region") {
+            guard !region.isEmpty else { throw invalid("datastore.config.region must not be empty") }
+            result.region = region
+        }
+        if let endpoint = try string("endpoint") {
+            guard let url = URL(string: endpoint), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+                throw invalid("datastore.config.endpoint '\(endpoint)' is not an http(s) URL")
+            }
+            result.endpoint = url
+        }
+        if let value = fields["forcePathStyle"] {
+            guard case .bool(let flag) = value else { throw invalid("datastore.config.forcePathStyle must be true or false, not \(value.typeName)") }
+            result.forcePathStyle = flag
+        }
+        result.pullConcurrency = try positive("pullConcurrency") ?? result.pullConcurrency
+        result.pushConcurrency = try positive("pushConcurrency") ?? result.pushConcurrency
+        result.requestTimeoutMs = try positive("requestTimeoutMs") ?? result.requestTimeoutMs
+        return result
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import SwampContracts
+
+/// One file in a partition of the remote index.
+public struct IndexEntry: Codable, Hashable, Sendable {
+    public var size: Int64
+    public var sha256: String
+    /// The commit sequence this entry was written in.
+    public var seq: Int
+    /// A tombstone: the file was deleted; pulls remove local copies.
+    public var deleted: Bool?
+
+    public var isDeleted: Bool { deleted == true }
+
+    public static func tombstone(seq: Int) -> IndexEntry { IndexEntry(size: 0, sha256: "", seq: seq, deleted: true) }
+}
+
+/// `_swamp/index/{partition}.json`: every file a partition owns.
+public struct PartitionIndex: Codable, Hashable, Sendable {
+    public var format: Int
+    public var partition: String
+    /// The commit sequence of the last commit that wrote this partition.
+    public var seq: Int
+    public var entries: [String: IndexEntry]
+
+    public init(partition: PartitionID, seq: Int = 0, entries: [String: IndexEntry] = [:]) {
+        format = 1
+        self.partition = partition.name
+        self.seq = seq
+        self.entries = entries
+    }
+
+    /// Decodes and validates an index from the remote: known format, the expected
+    /// partition, and every path safe and inside that partition.
+    static func decode(_ data: Data, expected: PartitionID) throws -> PartitionIndex {
+        let index: PartitionIndex
+        do {
+            index = try JSONDecoder().decode(PartitionIndex.self, from: data)
+        } catch {
+            throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' is not valid JSON; nothing was changed locally")
+        }
+        guard index.format == 1 else {
+            throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' has format \(index.format); this swamp reads format 1")
+        }
+        guard index.partition == expected.name else {
+            throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' claims to be '\(index.partition)'")
+        }
+        for (path, entry) in index.entries {
+            do {
+                _ = try PathRules.validateRelativePath(path)
+            } catch let error as ContractError {
+                throw S3SyncError(.hostilePath, "the remote index partition '\(expected)' lists an unsafe path: \(error.message); nothing was written")
+            }
+            guard PartitionID.of(path) == expected else {
+                throw S3SyncError(.hostilePath, "the remote index partition '\(expected)' lists '\(PathRules.printable(path))', which belongs to another partition")
+            }
+            guard entry.isDeleted || (entry.sha256.count == 64 && entry.size >= 0) else {
+                throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' has a malformed entry for '\(PathRules.printable(path))'")
+            }
+        }
+        return index
+    }
+
+    func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+}
+
+/// `_swamp/meta.json`: the commit sequence and the partitions the recent commits touched.
+public struct MetaIndex: Codable, Hashable, Sendable {
+    public struct Commit: Codable, Hashable, Sendable {
+        public var seq: Int
+        public var partitions: [String]
+    }
+
+    public var format: Int
+    public var seq: Int
+    /// The last ``ringSize`` commits, oldest first.
+    public var recent: [Commit]
+
+    /// How many commits `recent` keeps: enough for incremental pulls, small whatever the repository's size.
+    public static let ringSize = 256
+
+    public init(seq: Int = 0, recent: [Commit] = []) {
+        format = 1
+        self.seq = seq
+        self.recent = recent
+    }
+
+    /// The next commit, touching `partitions`.
+    func committing(_ partitions: [PartitionID]) -> MetaIndex {
+        var next = self
+        next.seq += 1
+        next.recent.append(Commit(seq: next.seq, partitions: partitions.map(\.name).sorted()))
+        if next.recent.count > Self.ringSize { next.recent.removeFirst(next.recent.count - Self.ringSize) }
+        return next
+    }
+
+    /// The partitions changed after `seq`, or `nil` when the ring no longer reaches back that far.
+    func partitionsChanged(after seq: Int) -> [PartitionID]? {
+        if seq >= self.seq { return [] }
+        guard let oldest = recent.first?.seq, oldest <= seq + 1 else { return nil }
+        return Array(Set(recent.filter { $0.seq > seq }.flatMap(\.partitions))).sorted().map(PartitionID.init)
+    }
+
+    static func decode(_ data: Data) throws -> MetaIndex {
+        do {
+            let meta = try JSONDecoder().decode(MetaIndex.self, from: data)
+            guard meta.format == 1, meta.seq >= 0 else {
+                throw S3SyncError(.corruptIndex, "the remote _swamp/meta.json has format \(meta.format); this swamp reads format 1")
+            }
+            return meta
+        } catch let error as S3SyncError {
+            throw error
+        } catch {
+            throw S3SyncError(.corruptIndex, "the remote _swamp/meta.json is not valid JSON; nothing was changed locally")
+        }
+    }
+
+    func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import SwampContracts
+import SwampCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The S3 sync's local, never-uploaded state, in `{cache}/.swamp-sync/`:
+///
+/// - `state.json` — the remote fingerprint the cache has fully applied
+///   (`pulledThroughSeq` + the meta ETag) and the last meta seen (for writes);
+/// - `partitions/{partition}.json` — per partition: its remote ETag and index as last
+///   applied, and each local file's size, mtime and sha256 as of the last sync;
+/// - `dirty/{partition}.log` — paths marked dirty since the last push (append-only);
+///   `dirty/_bulk` — a bulk change: walk everything.
+///
+/// A missing or unreadable file means "slow path" (re-read, re-walk), never "skip".
+final class SyncSidecar: Sendable {
+    let directory: String
+    /// `bucket/prefix`: state recorded for another remote is ignored.
+    let remoteIdentity: String
+    /// More distinct dirty paths than this in one partition: walk it instead.
+    static let dirtyLimit = 10_000
+
+    struct State: Codable, Equatable {
+        var format = 1
+        var remote: String
+        /// The commit sequence up to which every partition change has been applied locally.
+        var pulledThroughSeq: Int?
+        /// The meta ETag at ``pulledThroughSeq`` (for `If-None-Match`).
+        var pulledMetaETag: String?
+        /// The last meta object seen or written, with its ETag (for `If-Match` writes).
+        var knownMetaETag: String?
+        var knownMeta: MetaIndex?
+    }
+
+    struct FileRecord: Codable, Equatable, Sendable {
+        var size: Int64
+        var mtimeNs: Int64
+        var sha256: String
+    }
+
+    struct PartitionState: Codable, Equatable, Sendable {
+        var format = 1
+        /// The remote partition's ETag when last applied or written.
+        var etag: String?
+        /// The remote partition as last applied or written.
+        var index: PartitionIndex?
+        /// Local files as of the last sync.
+        var files: [String: FileRecord] = [:]
+    }
+
+    /// Paths marked dirty in one partition, and how much of the log they came from.
+    struct DirtyRead {
+        /// `nil` when the log overflowed or could not be read: walk the partition.
+        var paths: Set<String>?
+        var length: Int
+    }
+
+    init(cacheRoot: String, remoteIdentity: String) {
+        directory = "\(cacheRoot)/.swamp-sync"
+        self.remoteIdentity = remoteIdentity
+    }
+
+    // MARK: State
+
+    func loadState() -> State {
+        guard let data = try? AtomicFile.readIfPresent("\(directory)/state.json"),
+            let state = try? JSONDecoder().decode(State.self, from: data), state.format == 1, state.remote == remoteIdentity
+        else { return State(remote: remoteIdentity) }
+        return state
+    }
+
+    /// Read-modify-write of `state.json`, serialised between local processes.
+    func updateState(_ body: (inout State) -> Void) throws {
+        try withFileLock {
+            var state = loadState()
+            body(&state)
+            try AtomicFile.write(try JSONEncoder().encode(state), to: "\(directory)/state.json")
+        }
+    }
+
+    // MARK: Partitions
+
+    func loadPartition(_ partition: PartitionID) -> PartitionState {
+        guard let data = try? AtomicFile.readIfPresent(partitionPath(partition)),
+            let state = try? JSONDecoder().decode(PartitionState.self, from: data), state.format == 1
+        else { return PartitionState() }
+        return state
+    }
+
+    func savePartition(_ partition: PartitionID, _ state: PartitionState) throws {
+        try AtomicFile.write(try JSONEncoder().encode(state), to: partitionPath(partition))
+    }
+
+    /// Partitions with local state.
+    func knownPartitions() -> [PartitionID] {
+        names(in: "\(directory)/partitions", suffix: ".json")
+    }
+
+    private func partitionPath(_ partition: PartitionID) -> String { "\(directory)/partitions/\(partition.fileName).json" }
+
+    // MARK: Dirty tracking
+
+    /// Appends one path to its partition's dirty log (`O_APPEND`: concurrent appends do not interleave).
+    func appendDirty(_ relPath: String) throws {
+        let path = dirtyPath(PartitionID.of(relPath))
+        try AtomicFile.makeDirectories("\(directory)/dirty")
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystemError("open dirty log", path: path, errno: errno) }
+        defer { close(fd) }
+        let line = Array("\(relPath)\n".utf8)
+        let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == line.count else { throw FileSystemError("append to dirty log", path: path, errno: errno) }
+    }
+
+    /// Records a bulk change: the next push walks every partition.
+    func markBulk() throws {
+        try AtomicFile.write(Data(), to: "\(directory)/dirty/_bulk")
+    }
+
+    var isBulk: Bool { FileManager.default.fileExists(atPath: "\(directory)/dirty/_bulk") }
+
+    func clearBulk() throws { try AtomicFile.remove("\(directory)/dirty/_bulk") }
+
+    func readDirty(_ partition: PartitionID) -> DirtyRead {
+        guard let data = try? AtomicFile.readIfPresent(dirtyPath(partition)) else { return DirtyRead(paths: [], length: 0) }
+        // Only complete lines count; a torn last line means "walk".
+        guard data.isEmpty || data.last == UInt8(ascii: "\n") else { return DirtyRead(paths: nil, length: data.count) }
+        var paths = Set<String>()
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            let path = String(decoding: line, as: UTF8.self)
+            guard (try? PathRules.validateRelativePath(path)) != nil, PartitionID.of(path) == partition else {
+                return DirtyRead(paths: nil, length: data.count)
+            }
+            paths.insert(path)
+            if paths.count > Self.dirtyLimit { return DirtyRead(paths: nil, length: data.count) }
+        }
+        return DirtyRead(paths: paths, length: data.count)
+    }
+
+    /// Partitions with a dirty log.
+    func dirtyPartitions() -> [PartitionID] { names(in: "\(directory)/dirty", suffix: ".log") }
+
+    /// Forgets the first `length` bytes of a partition's dirty log (what a push processed),
+    /// keeping anything appended since.
+    func clearDirty(_ partition: PartitionID, processedLength length: Int) throws {
+        let path = dirtyPath(partition)
+        try withFileLock {
+            guard let data = try AtomicFile.readIfPresent(path) else { return }
+            if data.count <= length {
+                try AtomicFile.remove(path)
+            } else {
+                try AtomicFile.write(data.subdata(in: length..<data.count), to: path)
+            }
+        }
+    }
+
+    private func dirtyPath(_ partition: PartitionID) -> String { "\(directory)/dirty/\(partition.fileName).log" }
+
+    private func names(in folder: String, suffix: String) -> [PartitionID] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return entries.filter { $0.hasSuffix(suffix) && !$0.hasPrefix(".") }
+            .map { PartitionID(String($0.dropLast(suffix.count)).replacingOccurrences(of: "~", with: "/")) }
+            .sorted()
+    }
+
+    // MARK: Local serialisation
+
+    /// Runs `body` holding an exclusive `flock` on the sidecar's lock file.
+    func withFileLock<T>(_ body: () throws -> T) throws -> T {
+        try AtomicFile.makeDirectories(directory)
+        let path = "\(directory)/lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystemError("open", path: path, errno: errno) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { throw FileSystemError("lock", path: path, errno: errno) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+}
+
+/// A file's size, modification time and (when computed) hash.
+struct LocalFile {
+    var size: Int64
+    var mtimeNs: Int64
+
+    /// `nil` when the path does not exist or is not a regular file.
+    static func stat(_ path: String) -> LocalFile? {
+        var info = Glibc.stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return LocalFile(size: Int64(info.st_size), mtimeNs: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import SwampContracts
+import SwampCore
+
+struct SetupS3: SwampCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "s3", abstract: "Share the datastore through an S3 bucket (or any S3-compatible server).",
+        discussion: """
+            Checks the bucket is reachable and writable, pushes the data the repository already has, fills \
+            the local cache from the bucket, and only then writes .swamp.yaml: a failed setup leaves the \
+            repository as it was, and running it again is safe.
+
+            Config fields: bucket (required), prefix, region, endpoint, forcePathStyle, pullConcurrency, \
+            pushConcurrency, requestTimeoutMs. Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY \
+            (/AWS_SESSION_TOKEN) or AWS_PROFILE with ~/.aws/credentials.
+
+            Example: swamp datastore setup s3 --config '{"bucket":"team-data","prefix":"infra","region":"eu-west-1"}'
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("The S3 settings, as a JSON object.", valueName: "json"))
+    var config: String
+
+    @Option(help: ArgumentHelp("Where the local cache lives (default: $SWAMP_HOME/repos/<repoId>, SWAMP_HOME defaulting to ~/.swamp).", valueName: "path"))
+    var cachePath: String?
+
+    @Option(help: "full (default): pulls fetch everything; lazy: pulls fetch metadata, content on first read.")
+    var hydrationStrategy: String = "full"
+
+    func validate() throws {
+        guard HydrationStrategy(rawValue: hydrationStrategy) != nil else {
+            throw ValidationError("--hydration-strategy must be 'full' or 'lazy'")
+        }
+    }
+
+    struct Document: Encodable {
+        let bucket: String
+        let cachePath: String
+        let pushed: Int
+        let pulled: Int
+        let health: DatastoreHealth
+    }
+
+    func execute(_ output: Output) async throws {
+        let current = try openWorkspace()
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(config.utf8))
+        } catch {
+            throw SwampError(.invalidConfig, "--config is not valid JSON", hint: #"e.g. --config '{"bucket":"team-data"}'"#)
+        }
+        let spec = DatastoreSpec(
+            type: "s3", config: value, hydrationStrategy: HydrationStrategy(rawValue: hydrationStrategy) ?? .full, cachePath: cachePath)
+        let result = try await DatastoreMigration(workspace: current).moveToRemote(spec, registry: Datastores.all) { message in
+            if !global.json { output.note(message) }
+        }
+        try output.document(
+            Document(bucket: result.bucket, cachePath: result.cachePath, pushed: result.pushed, pulled: result.pulled, health: result.health))
+        output.line("Datastore is now s3://\(result.bucket) (cache \(result.cachePath)); pushed \(result.pushed) file(s), pulled \(result.pulled).")
+    }
+}

@@ -1,0 +1,36 @@
+/// Cumulative counters of what a sync service did; subtract two snapshots to
+/// report one operation honestly.
+public struct SyncActivity: Hashable, Sendable, Codable {
+    /// Files downloaded into the cache.
+    public var pulled: Int
+    /// Files uploaded to the remote.
+    public var pushed: Int
+    /// Files deleted (remote deletions pushed plus local copies removed by pulls).
+    public var deleted: Int
+    /// Requests by kind (`GET`, `PUT`, `HEAD`, `DELETE`), retries included.
+    public var requests: [String: Int]
+    public var bytesUp: Int64
+    public var bytesDown: Int64
+
+    public init(pulled: Int = 0, pushed: Int = 0, deleted: Int = 0, requests: [String: Int] = [:], bytesUp: Int64 = 0, bytesDown: Int64 = 0) {
+        self.pulled = pulled
+        self.pushed = pushed
+        self.deleted = deleted
+        self.requests = requests
+        self.bytesUp = bytesUp
+        self.bytesDown = bytesDown
+    }
+
+    /// Every request, whatever its kind.
+    public var totalRequests: Int { requests.values.reduce(0, +) }
+
+    public static func - (lhs: SyncActivity, rhs: SyncActivity) -> SyncActivity {
+        var requests: [String: Int] = [:]
+        for (kind, count) in lhs.requests where count - (rhs.requests[kind] ?? 0) != 0 {
+            requests[kind] = count - (rhs.requests[kind] ?? 0)
+        }
+        return SyncActivity(
+            pulled: lhs.pulled - rhs.pulled, pushed: lhs.pushed - rhs.pushed, deleted: lhs.deleted - rhs.deleted,
+            requests: requests, bytesUp: lhs.bytesUp - rhs.bytesUp, bytesDown: lhs.bytesDown - rhs.bytesDown)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+
+@testable import S3Client
+
+@Suite struct S3ClientUnitTests {
+    @Test func pathStyleAndVirtualHostedAddresses() throws {
+        var configuration = S3ClientConfiguration(bucket: "team-bucket", endpoint: URL(string: "http://127.0.0.1:9000"), forcePathStyle: true)
+        let path = configuration.address(key: "data/a b/1/raw")
+        #expect(path.base == "http://127.0.0.1:9000")
+        #expect(path.path == "/team-bucket/data/a%20b/1/raw")
+        #expect(path.host == "127.0.0.1:9000")
+        configuration.forcePathStyle = false
+        configuration.endpoint = nil
+        configuration.region = "eu-west-1"
+        let virtual = configuration.address(key: "k")
+        #expect(virtual.base == "https://team-bucket.s3.eu-west-1.amazonaws.com")
+        #expect(virtual.path == "/k")
+        #expect(virtual.host == "team-bucket.s3.eu-west-1.amazonaws.com")
+    }
+
+    @Test func retryDelaysGrowAndAreCapped() {
+        let policy = RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
+        #expect(policy.delay(afterAttempt: 1, jitter: 1) == .milliseconds(100))
+        #expect(policy.delay(afterAttempt: 3, jitter: 1) == .milliseconds(400))
+        #expect(policy.delay(afterAttempt: 9, jitter: 1) == .seconds(1))
+        #expect(policy.delay(afterAttempt: 3, jitter: 0.5) == .milliseconds(200))
+        #expect(policy.delay(afterAttempt: 3, jitter: 0) == .zero)
+    }
+
+    @Test func errorsParseAndClassify() {
+        let body = Data("<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>bad sig</Message></Error>".utf8)
+        let error = S3Client.error(for: S3Client.Response(status: 403, headers: [:], body: body), operation: "GET k")
+        #expect(error.code == .signatureDoesNotMatch)
+        #expect(error.isAuthenticationFailure && !error.isRetryable)
+        #expect(error.description.contains("Check the credentials"))
+        let slow = S3Client.error(for: S3Client.Response(status: 503, headers: [:], body: Data()), operation: "PUT k")
+        #expect(slow.code == .slowDown && slow.isRetryable)
+        #expect(S3Error(.preconditionFailed, status: 412, message: "", operation: "PUT").isRetryable == false)
+    }
+
+    @Test func listPagesParse() throws {
+        let xml = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated>
+            <Contents><Key>_swamp/index/a.json</Key><Size>12</Size><ETag>"e1"</ETag></Contents>
+            <Contents><Key>_swamp/index/b &amp; c.json</Key><Size>3</Size><ETag>"e2"</ETag></Contents>
+            <NextContinuationToken>tok</NextContinuationToken></ListBucketResult>
+            """
+        let page = try #require(S3XML.listPage(Data(xml.utf8)))
+        #expect(page.objects == [S3ObjectSummary(key: "_swamp/index/a.json", size: 12, etag: "\"e1\""), S3ObjectSummary(key: "_swamp/index/b & c.json", size: 3, etag: "\"e2\"")])
+        #expect(page.nextToken == "tok")
+    }
+
+    @Test func credentialsComeFromTheEnvironmentThenTheProfileAndNeverPrintTheSecret() throws {
+        let env = try S3Credentials.resolve(environment: ["AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_SESSION_TOKEN": "tok"])
+        #expect(env.accessKeyId == "AKIAENV" && env.sessionToken == "tok" && env.source == "environment")
+        #expect(!env.description.contains("s3cr3t") && !"\(env)".contains("tok"))
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("creds-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try """
+        [default]
+        aws_access_key_id = AKIADEFAULT
+        aws_secret_access_key = d
+        # comment
+        [profile team]
+        aws_access_key_id=AKIATEAM
+        aws_secret_access_key=t
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let team = try S3Credentials.resolve(environment: ["AWS_PROFILE": "team", "AWS_SHARED_CREDENTIALS_FILE": file])
+        #expect(team.accessKeyId == "AKIATEAM" && team.source == "profile team")
+        #expect(try S3Credentials.resolve(environment: ["AWS_SHARED_CREDENTIALS_FILE": file]).accessKeyId == "AKIADEFAULT")
+        #expect(throws: S3Error.self) { try S3Credentials.resolve(environment: ["AWS_PROFILE": "nope", "AWS_SHARED_CREDENTIALS_FILE": file]) }
+        #expect(throws: S3Error.self) { try S3Credentials.resolve(environment: ["AWS_ACCESS_KEY_ID": "x"]) }
+        #expect(throws: S3Error.self) { try S3Credentials.resolve(environment: ["HOME": "/nonexistent"]) }
+    }
+
+    @Test func transferPoolKeepsAtMostLimitInFlightAndPreservesOrder() async throws {
+        let counter = InFlight()
+        let results = try await forEachConcurrently(Array(0..<20), limit: 3) { item -> Int in
+            await counter.enter()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 1...5)))
+            await counter.leave()
+            return item * 2
+        }
+        #expect(results == (0..<20).map { $0 * 2 })
+        #expect(await counter.maximum == 3)
+    }
+}
+
+actor InFlight {
+    private var current = 0
+    private(set) var maximum = 0
+    func enter() {
+        current += 1
+        maximum = max(maximum, current)
+    }
+    func leave() { current -= 1 }
+}

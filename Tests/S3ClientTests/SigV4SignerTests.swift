@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+@testable import S3Client
+
+/// AWS's published Signature V4 test-suite vectors (credentials AKIDEXAMPLE, region
+/// us-east-1, service "service", 2015-08-30T12:36:00Z) and the S3 GET-object example.
+@Suite struct SigV4SignerTests {
+    let suite = SigV4Signer(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", region: "us-east-1", service: "service")
+    let base = [("Host", "example.amazonaws.com"), ("X-Amz-Date", "20150830T123600Z")]
+
+    @Test func getVanilla() {
+        let result = suite.sign(method: "GET", encodedPath: "/", query: [], headers: base, payload: .empty)
+        #expect(
+            result.canonicalRequest == """
+                GET
+                /
+
+                host:example.amazonaws.com
+                x-amz-date:20150830T123600Z
+
+                host;x-amz-date
+                e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+                """)
+        #expect(
+            result.stringToSign == """
+                AWS4-HMAC-SHA256
+                20150830T123600Z
+                20150830/us-east-1/service/aws4_request
+                bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63
+                """)
+        #expect(result.signature == "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
+        #expect(
+            result.authorization
+                == "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        )
+    }
+
+    @Test func getVanillaQueryOrderKeyCase() {
+        let result = suite.sign(method: "GET", encodedPath: "/", query: [("Param2", "value2"), ("Param1", "value1")], headers: base, payload: .empty)
+        #expect(result.canonicalRequest.split(separator: "\n", omittingEmptySubsequences: false)[2] == "Param1=value1&Param2=value2")
+        #expect(result.signature == "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500")
+    }
+
+    @Test func getUTF8() {
+        let path = "/" + SigV4Signer.encode("ሴ")
+        #expect(path == "/%E1%88%B4")
+        let result = suite.sign(method: "GET", encodedPath: path, query: [], headers: base, payload: .empty)
+        #expect(result.signature == "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85")
+    }
+
+    @Test func postXWWWFormURLEncoded() {
+        let body = Data("Param1=value1".utf8)
+        let payload = SigV4Signer.Payload.of(body)
+        #expect(payload == .hashed("9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e"))
+        let result = suite.sign(
+            method: "POST", encodedPath: "/", query: [],
+            headers: [("Content-Type", "application/x-www-form-urlencoded")] + base, payload: payload)
+        #expect(result.signedHeaders == "content-type;host;x-amz-date")
+        #expect(result.stringToSign.hasSuffix("\n42a5e5bb34198acb3e84da4f085bb7927f2bc277ca766e6d19c73c2154021281"))
+        #expect(result.signature == "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a")
+    }
+
+    /// The S3 documentation's GET Object example, signed with the hash of the empty payload.
+    @Test func s3GetObjectWithHashedPayload() {
+        let signer = SigV4Signer(accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", region: "us-east-1")
+        let result = signer.sign(
+            method: "GET", encodedPath: "/test.txt", query: [],
+            headers: [
+                ("Host", "examplebucket.s3.amazonaws.com"), ("Range", "bytes=0-9"),
+                ("x-amz-content-sha256", SigV4Signer.Payload.empty.headerValue), ("x-amz-date", "20130524T000000Z"),
+            ],
+            payload: .empty)
+        #expect(result.signedHeaders == "host;range;x-amz-content-sha256;x-amz-date")
+        #expect(result.stringToSign.hasSuffix("\n7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"))
+        #expect(result.signature == "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+    }
+
+    /// With UNSIGNED-PAYLOAD the body is outside the signature: the canonical request ends
+    /// with the literal, and changing the body does not change the signature.
+    @Test func s3RequestWithUnsignedPayload() {
+        let signer = SigV4Signer(accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", region: "us-east-1")
+        let headers = [
+            ("Host", "examplebucket.s3.amazonaws.com"), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"), ("x-amz-date", "20130524T000000Z"),
+        ]
+        let unsigned = signer.sign(method: "PUT", encodedPath: "/test%24file.text", query: [], headers: headers, payload: .unsigned)
+        #expect(unsigned.canonicalRequest.hasSuffix("\nhost;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD"))
+        let hashed = signer.sign(method: "PUT", encodedPath: "/test%24file.text", query: [], headers: headers, payload: .of(Data("Welcome to Amazon S3.".utf8)))
+        #expect(hashed.canonicalRequest.hasSuffix("\n44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"))
+        #expect(hashed.signature != unsigned.signature)
+    }
+
+    @Test func headerValuesAreTrimmedAndRepeatedHeadersJoined() {
+        let result = suite.sign(
+            method: "GET", encodedPath: "/", query: [],
+            headers: base + [("My-Header1", "  a   b   c  "), ("my-header2", "v2"), ("My-Header2", "v1")], payload: .empty)
+        #expect(result.canonicalRequest.contains("\nmy-header1:a b c\nmy-header2:v2,v1\n"))
+    }
+
+    @Test func encodingKeepsOnlyUnreservedCharacters() {
+        #expect(SigV4Signer.encode("a b+c/d~e=f") == "a%20b%2Bc%2Fd~e%3Df")
+        #expect(SigV4Signer.encode("data/x y/1/raw", keepSlash: true) == "data/x%20y/1/raw")
+        #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 1_440_938_160)) == "20150830T123600Z")
+    }
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""An S3-compatible server for swamp's tests: moto on 127.0.0.1.
+
+Differences from `moto_server`, both to behave like real S3 where the tests rely on it:
+- requests are handled one at a time (connections stay concurrent), so a conditional
+  write's check and write are atomic, as they are on S3;
+- with --auth, requests must be signed with SigV4 by a real IAM key (printed to the
+  info file), so a wrong key or a bad signature is refused.
+
+Usage: s3-server.py --info-file PATH [--port N] [--auth]
+Writes "port=N" (and "access_key_id=…", "secret_access_key=…" with --auth) to the info file
+once it listens. Stop it with SIGTERM.
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--info-file", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--auth", action="store_true")
+    args = parser.parse_args()
+
+    from moto import settings
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    info = {}
+    if args.auth:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.iam.models import iam_backends
+
+        iam = iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+        iam.create_user(region_name="us-east-1", user_name="swamp-test")
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam.put_user_policy("swamp-test", "all", json.dumps(policy))
+        key = iam.create_access_key("swamp-test")
+        info["access_key_id"] = key.access_key_id
+        info["secret_access_key"] = key.secret_access_key
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def serialised(environ, start_response):
+        with lock:
+            result = app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close:
+                    close()
+        return [body]
+
+    server = make_server("127.0.0.1", args.port, serialised, threaded=True)
+    info["port"] = server.server_port
+    temporary = args.info_file + ".tmp"
+    with open(temporary, "w") as handle:
+        handle.write("".join(f"{k}={v}\n" for k, v in info.items()))
+    os.replace(temporary, args.info_file)
+
+    def stop(*_):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.serve_forever()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
