@@ -119,6 +119,11 @@ public final class S3Client: Sendable {
         return objects
     }
 
+    /// Creates the bucket (used by tests and tooling; an existing bucket of ours is not an error).
+    public func createBucket() async throws {
+        _ = try await send("PUT", key: "", accept: [200, 409])
+    }
+
     /// Checks the bucket exists and the credentials may use it.
     public func headBucket() async throws -> Response {
         try await send("HEAD", key: "", accept: [200])

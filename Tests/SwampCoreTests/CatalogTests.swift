@@ -1,5 +1,6 @@
 import Foundation
 import SwampContracts
+import SwampTesting
 import Testing
 
 @testable import SwampCore

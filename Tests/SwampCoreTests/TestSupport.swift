@@ -4,34 +4,6 @@ import SwampTesting
 
 @testable import SwampCore
 
-/// A fresh directory under the system temporary directory, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init(_ label: String = "swamp-test") {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Every file under the directory with its content, for "nothing changed" checks.
-    func snapshot() -> [String: Data] {
-        var result: [String: Data] = [:]
-        guard let enumerator = FileManager.default.enumerator(atPath: path) else { return result }
-        while let relative = enumerator.nextObject() as? String {
-            var isDirectory: ObjCBool = false
-            let full = "\(path)/\(relative)"
-            if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue {
-                result[relative] = FileManager.default.contents(atPath: full) ?? Data()
-            } else {
-                result[relative + "/"] = Data()
-            }
-        }
-        return result
-    }
-}
-
 enum Fixtures {
     static func model(_ name: String, type: String = "command/shell", id: String = UUID().uuidString.lowercased()) -> ModelDefinition {
         ModelDefinition(id: id, name: name, type: type, arguments: ["run": "true"], createdAt: Date(timeIntervalSince1970: 0))

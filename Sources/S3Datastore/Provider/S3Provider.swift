@@ -8,7 +8,10 @@ import SwampCore
 public struct S3Provider: DatastoreProvider {
     public let type = "s3"
     public let settings: S3DatastoreConfig
+    /// The client for locks and health checks.
     public let client: S3Client
+    /// The client the sync service uses, with its own accounting (sync traffic only).
+    public let syncClient: S3Client
     public let remote: RemoteLayout
     /// The local cache (all reads and writes hit it).
     public let cacheRoot: String
@@ -21,11 +24,11 @@ public struct S3Provider: DatastoreProvider {
         self.cacheRoot = cacheRoot
         self.hydration = hydration
         self.logger = logger
-        client = S3Client(
-            configuration: S3ClientConfiguration(
-                bucket: settings.bucket, region: settings.region, endpoint: settings.endpoint, forcePathStyle: settings.forcePathStyle,
-                requestTimeout: .milliseconds(settings.requestTimeoutMs)),
-            credentials: credentials, logger: logger)
+        let configuration = S3ClientConfiguration(
+            bucket: settings.bucket, region: settings.region, endpoint: settings.endpoint, forcePathStyle: settings.forcePathStyle,
+            requestTimeout: .milliseconds(settings.requestTimeoutMs))
+        client = S3Client(configuration: configuration, credentials: credentials, logger: logger)
+        syncClient = S3Client(configuration: configuration, credentials: credentials, logger: logger)
     }
 
     /// Registers `s3` in `registry`.
@@ -80,7 +83,7 @@ public struct S3Provider: DatastoreProvider {
 
     /// The sync service over this provider's client and cache.
     public func makeSyncService() -> S3SyncService {
-        S3SyncService(client: client, settings: settings, cacheRoot: cacheRoot, hydration: hydration, logger: logger)
+        S3SyncService(client: syncClient, settings: settings, cacheRoot: cacheRoot, hydration: hydration, logger: logger)
     }
 
     public func resolveDatastorePath(repoDir: String) -> String { cacheRoot }

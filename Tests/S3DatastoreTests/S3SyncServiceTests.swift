@@ -1,0 +1,244 @@
+import Foundation
+import S3Client
+import SwampContracts
+import SwampTesting
+import Testing
+
+@testable import S3Datastore
+@testable import SwampCore
+
+@Suite(.enabled(if: S3TestServer.available, "needs the S3 test server (scripts/test.sh)"))
+struct S3SyncServiceTests {
+    @Test func requestCountsOnTheFastPaths() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let model = Models.make("m")
+        let written = try a.repository.writeVersion(of: model, name: "result", content: Data("one".utf8))
+        let first = try await a.measure { _ = try await a.push([model]) }
+        #expect(first.pushed == 3)  // metadata.yaml, raw, latest
+
+        let noopPush = try await a.measure { _ = try await a.pushAll() }
+        #expect(noopPush.totalRequests == 0)
+        let noopScopedPush = try await a.measure { _ = try await a.push([model]) }
+        #expect(noopScopedPush.totalRequests == 0)
+
+        _ = try await a.pullAll()
+        let noopPull = try await a.measure { _ = try await a.pullAll() }
+        #expect(noopPull.requests == ["GET": 1])
+        let scopedPull = try await a.measure { _ = try await a.pull([model]) }
+        #expect(scopedPull.requests == ["GET": 1])
+
+        let raw = DatastoreLayout.rawRel(model.ref, "result", written.version)
+        try a.rewrite(raw, Data("two".utf8))
+        let onePush = try await a.measure { _ = try await a.push([model]) }
+        #expect(onePush.requests == ["PUT": 3])  // the file, its partition, the meta
+        #expect(onePush.pushed == 1)
+        // The push sat directly on the pulled state, so the fingerprint moved with it.
+        let afterPush = try await a.measure { _ = try await a.pullAll() }
+        #expect(afterPush.requests == ["GET": 1])
+    }
+
+    @Test func scopedSyncCostsTheSameWithFiveOrFiveHundredModels() async throws {
+        var costs: [Int: (pull: SyncActivity, push: SyncActivity)] = [:]
+        for size in [5, 500] {
+            let bucket = try await S3Bucket.make()
+            defer { bucket.directory.remove() }
+            let a = try bucket.cache("a")
+            let models = (0..<size).map { Models.make("m\($0)") }
+            for model in models {
+                try a.repository.writeVersion(of: model, name: "result", content: Data(model.id.utf8))
+            }
+            _ = try await a.pushAll()
+            let target = models[size / 2]
+            let pull = try await a.measure { _ = try await a.pull([target]) }
+            try a.rewrite(DatastoreLayout.rawRel(target.ref, "result", 1), Data("changed".utf8))
+            let push = try await a.measure { _ = try await a.push([target]) }
+            costs[size] = (pull, push)
+        }
+        let small = try #require(costs[5])
+        let large = try #require(costs[500])
+        #expect(small.pull.requests == large.pull.requests)
+        #expect(small.push.requests == large.push.requests)
+        #expect(large.pull.totalRequests == 1)
+        #expect(large.push.totalRequests == 3)
+    }
+
+    @Test func anEqualSizeRewriteReachesTheOtherCache() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let b = try bucket.cache("b")
+        let model = Models.make("m")
+        try a.repository.writeVersion(of: model, name: "result", content: Data("aaaa".utf8))
+        _ = try await a.push([model])
+        _ = try await b.pull([model])
+        let raw = DatastoreLayout.rawRel(model.ref, "result", 1)
+        #expect(b.read(raw) == Data("aaaa".utf8))
+        try a.rewrite(raw, Data("bbbb".utf8))
+        _ = try await a.push([model])
+        let pulled = try await b.measure { _ = try await b.pull([model]) }
+        #expect(pulled.pulled == 1)
+        #expect(b.read(raw) == Data("bbbb".utf8))
+    }
+
+    @Test func deletionsPropagateAndAFullPushDoesNotResurrectThem() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let b = try bucket.cache("b")
+        let model = Models.make("m")
+        for content in ["v1", "v2", "v3"] { try a.repository.writeVersion(of: model, name: "result", content: Data(content.utf8)) }
+        _ = try await a.pushAll()
+        _ = try await b.pullAll()
+        let v1 = DatastoreLayout.rawRel(model.ref, "result", 1)
+        #expect(b.read(v1) == Data("v1".utf8))
+
+        let report = try a.repository.collectGarbage(keep: 1)
+        #expect(report.deleted.map(\.version) == [1, 2])
+        let pushed = try await a.measure { _ = try await a.pushAll() }
+        #expect(pushed.deleted == 4)
+        #expect(try await bucket.client().head(v1) == nil)
+
+        // B still has the old versions until it pulls; a bulk full push from B must not bring them back.
+        try b.sync.markDirty(nil)
+        _ = try await b.pushAll()
+        #expect(try await bucket.client().head(v1) == nil)
+        _ = try await b.pullAll()
+        #expect(b.read(v1) == nil)
+        #expect(b.read(DatastoreLayout.rawRel(model.ref, "result", 3)) == Data("v3".utf8))
+        #expect(!FileManager.default.fileExists(atPath: "\(b.root)/\(DatastoreLayout.versionRel(model.ref, "result", 1))"))
+        // And B's catalog, rebuilt, lists only v3.
+        try b.repository.catalog.invalidate()
+        #expect(try b.repository.catalog.versions(modelId: model.id, name: "result").map(\.version) == [3])
+    }
+
+    @Test(arguments: ["../../escape", "/etc/evil", "data/../../escape", "outputs/command/shell/other/x", "data/x\u{0}y"])
+    func hostileIndexPathsAreRefusedAndNothingIsWritten(path: String) async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let b = try bucket.cache("b")
+        let model = Models.make("m")
+        let partition = PartitionID.model(model.ref)
+        let entry = IndexEntry(size: 4, sha256: ContentHash.sha256(Data("evil".utf8)), seq: 1)
+        let index = PartitionIndex(partition: partition, seq: 1, entries: [path: entry, DatastoreLayout.rawRel(model.ref, "result", 1): entry])
+        let client = try bucket.client()
+        try await client.put(RemoteLayout(prefix: "").partitionKey(partition), data: try index.encoded())
+        try await client.put("escape", data: Data("evil".utf8))
+        let before = bucket.directory.snapshot()
+        do {
+            _ = try await b.pull([model])
+            Issue.record("a hostile index was applied")
+        } catch let error as S3SyncError {
+            #expect(error.code == .hostilePath)
+        }
+        #expect(bucket.directory.snapshot() == before)
+        #expect(!FileManager.default.fileExists(atPath: "\(bucket.directory.path)/escape"))
+    }
+
+    @Test func corruptRemoteIndexIsAClearErrorAndCorruptSidecarIsTheSlowPath() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let model = Models.make("m")
+        try a.repository.writeVersion(of: model, name: "result", content: Data("safe".utf8))
+        _ = try await a.pushAll()
+
+        // Corrupt sidecar files in B: the sync re-reads and re-walks, and loses nothing.
+        let b = try bucket.cache("b")
+        _ = try await b.pullAll()
+        try Data("{garbage".utf8).write(to: URL(fileURLWithPath: "\(b.root)/.swamp-sync/state.json"))
+        for file in try FileManager.default.contentsOfDirectory(atPath: "\(b.root)/.swamp-sync/partitions") {
+            try Data("not json".utf8).write(to: URL(fileURLWithPath: "\(b.root)/.swamp-sync/partitions/\(file)"))
+        }
+        try FileManager.default.createDirectory(atPath: "\(b.root)/.swamp-sync/dirty", withIntermediateDirectories: true)
+        try Data("data/bad\0path\npartial".utf8).write(to: URL(fileURLWithPath: "\(b.root)/.swamp-sync/dirty/\(PartitionID.model(model.ref).fileName).log"))
+        _ = try await b.pullAll()
+        #expect(b.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == Data("safe".utf8))
+        let slowPush = try await b.measure { _ = try await b.pushAll() }
+        #expect(slowPush.pushed == 0)  // walked, found nothing new: nothing re-uploaded
+        #expect(try await bucket.client().head(DatastoreLayout.rawRel(model.ref, "result", 1)) != nil)
+
+        // A corrupt meta or partition on the remote: a clear error, local data untouched.
+        let client = try bucket.client()
+        let layout = RemoteLayout(prefix: "")
+        try await client.put(layout.metaKey, data: Data("{oops".utf8))
+        let c = try bucket.cache("c")
+        await #expect(throws: S3SyncError.self) { _ = try await c.pullAll() }
+        try await client.put(layout.partitionKey(.model(model.ref)), data: Data("[]".utf8))
+        do {
+            _ = try await c.pull([model])
+            Issue.record("a corrupt partition was applied")
+        } catch let error as S3SyncError {
+            #expect(error.code == .corruptIndex)
+            #expect(error.message.contains("not valid JSON"))
+        }
+        #expect(b.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == Data("safe".utf8))
+    }
+
+    @Test func aDownloadThatDoesNotMatchTheIndexHashIsRefused() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let model = Models.make("m")
+        try a.repository.writeVersion(of: model, name: "result", content: Data("genuine".utf8))
+        _ = try await a.pushAll()
+        let raw = DatastoreLayout.rawRel(model.ref, "result", 1)
+        try await bucket.client().put(raw, data: Data("tampered".utf8))
+        let b = try bucket.cache("b")
+        do {
+            _ = try await b.pull([model])
+            Issue.record("a tampered object was accepted")
+        } catch let error as S3SyncError {
+            #expect(error.code == .hashMismatch)
+        }
+        #expect(b.read(raw) == nil)
+    }
+
+    @Test func objectsAreReadableByTheAWSCLIByteForByte() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let model = Models.make("m")
+        let content = Data((0..<4096).map { _ in UInt8.random(in: 0...255) })
+        try a.repository.writeVersion(of: model, name: "blob", content: content)
+        _ = try await a.pushAll()
+        let target = "\(bucket.directory.path)/via-aws-cli"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["aws", "--endpoint-url", bucket.endpoint, "s3", "cp", "s3://\(bucket.name)/\(DatastoreLayout.rawRel(model.ref, "blob", 1))", target]
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        let exited = AsyncStream<Void>.makeStream()
+        process.terminationHandler = { _ in exited.continuation.finish() }
+        try process.run()
+        for await _ in exited.stream {}
+        #expect(process.terminationStatus == 0)
+        let identical = FileManager.default.contents(atPath: target) == content
+        #expect(identical)
+    }
+
+    @Test func lazyPullsSkipContentAndHydrateOnRead() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let model = Models.make("m")
+        let content = Data(repeating: 7, count: 5000)
+        try a.repository.writeVersion(of: model, name: "result", content: content)
+        _ = try await a.pushAll()
+        let lazy = try bucket.cache("lazy", hydration: .lazy)
+        let pulled = try await lazy.measure { _ = try await lazy.pullAll() }
+        #expect(pulled.bytesDown < 5000)
+        let raw = DatastoreLayout.rawRel(model.ref, "result", 1)
+        #expect(lazy.read(raw) == nil)
+        #expect(try lazy.repository.catalog.versions(modelId: model.id, name: "result").map(\.version) == [1])
+        let read = try await lazy.repository.content(of: model, name: "result", version: nil)
+        #expect(read.hydrated)
+        #expect(read.data == content)
+        // A full push from the lazy cache deletes nothing it merely has not fetched.
+        try lazy.sync.markDirty(nil)
+        _ = try await lazy.pushAll()
+        #expect(try await bucket.client().head(raw) != nil)
+    }
+}
