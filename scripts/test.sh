@@ -12,4 +12,9 @@ if grep -E "^$PWD/(Sources|Tests)/.*: warning:" "$log" | sort -u | grep .; then
   exit 1
 fi
 
+# The S3-compatible servers (moto on 127.0.0.1, free ports), stopped by PID on exit.
+source scripts/s3-server.sh
+trap 'stop_s3_servers; rm -f "$log"' EXIT
+export SWAMP_TEST_SCRIPT=1
+
 swift test --skip-build "$@"

@@ -1,0 +1,172 @@
+import Foundation
+import S3Client
+import SwampContracts
+import SwampTesting
+import Testing
+
+@testable import S3Datastore
+@testable import SwampCore
+
+@Suite(.enabled(if: S3TestServer.available, "needs the S3 test server (scripts/test.sh)"))
+struct S3RobustnessTests {
+    @Test func theTestScriptAlwaysProvidesTheServers() {
+        // Under scripts/test.sh the S3 suites must run, never be skipped silently.
+        if ProcessInfo.processInfo.environment["SWAMP_TEST_SCRIPT"] == "1" {
+            #expect(S3TestServer.endpoint != nil && S3TestServer.authEndpoint != nil)
+        }
+    }
+
+    /// The auth server checks SigV4 signatures with the real secret: the right key works,
+    /// a wrong secret or an unknown key is a clear authentication error.
+    @Test func signaturesAreCheckedAndWrongCredentialsAreAClearError() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let endpoint = try #require(S3TestServer.authEndpoint.flatMap(URL.init(string:)))
+        let id = try #require(environment["SWAMP_TEST_S3_AUTH_KEY_ID"])
+        let secret = try #require(environment["SWAMP_TEST_S3_AUTH_SECRET"])
+        let bucket = "auth-\(UUID().uuidString.lowercased().prefix(12))"
+        let configuration = S3ClientConfiguration(bucket: bucket, endpoint: endpoint, forcePathStyle: true)
+        let good = S3Client(configuration: configuration, credentials: S3Credentials(accessKeyId: id, secretAccessKey: secret))
+        try await good.createBucket()
+        try await good.put("data/a b/x~y/raw", data: Data("signed".utf8), condition: .ifAbsent)
+        guard case .found(let response) = try await good.get("data/a b/x~y/raw") else {
+            Issue.record("object not found with the right key")
+            return
+        }
+        #expect(response.body == Data("signed".utf8))
+        #expect(try await good.list(prefix: "data/").map(\.key) == ["data/a b/x~y/raw"])
+
+        for wrong in [S3Credentials(accessKeyId: id, secretAccessKey: secret + "x"), S3Credentials(accessKeyId: "AKIAUNKNOWN00000000", secretAccessKey: secret)] {
+            let bad = S3Client(configuration: configuration, credentials: wrong)
+            do {
+                _ = try await bad.get("data/a b/x~y/raw")
+                Issue.record("a wrong key was accepted")
+            } catch let error as S3Error {
+                #expect(error.isAuthenticationFailure)
+                #expect(error.description.contains("Check the credentials"))
+                #expect(!error.description.contains(secret))
+            }
+        }
+    }
+
+    /// Keys with characters that must be percent-encoded are signed the way the server checks them.
+    /// (moto's checker also refuses the AWS CLI's own signatures for keys holding `+`, `=`, `&` or
+    /// non-ASCII characters, so those are pinned by the get-utf8 vector instead of here.)
+    @Test(arguments: ["plain/raw", "with space/raw", "tilde~and.dot_-/raw", "data/command/shell/0b0e0000-0000-4000-8000-000000000000/result/1/raw"])
+    func signedKeysRoundTripOnTheCheckingServer(key: String) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let endpoint = try #require(S3TestServer.authEndpoint.flatMap(URL.init(string:)))
+        let credentials = S3Credentials(
+            accessKeyId: try #require(environment["SWAMP_TEST_S3_AUTH_KEY_ID"]), secretAccessKey: try #require(environment["SWAMP_TEST_S3_AUTH_SECRET"]))
+        let client = S3Client(
+            configuration: S3ClientConfiguration(bucket: "keys-\(UUID().uuidString.lowercased().prefix(12))", endpoint: endpoint, forcePathStyle: true),
+            credentials: credentials)
+        try await client.createBucket()
+        try await client.put(key, data: Data(key.utf8))
+        guard case .found(let response) = try await client.get(key) else {
+            Issue.record("\(key) not found")
+            return
+        }
+        #expect(response.body == Data(key.utf8))
+    }
+
+    @Test(arguments: LockConformance.checks.map(\.name))
+    func s3LockConforms(check name: String) async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let cache = try bucket.cache("locks")
+        let check = try #require(LockConformance.checks.first { $0.name == name })
+        try await check.run { key, options in try cache.provider.createLock(key, options: options) }
+    }
+
+    @Test func heldLocksListsLocksOnTheBucket() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let cache = try bucket.cache("locks")
+        let ref = ModelRef(modelType: "aws/ec2/vpc", modelId: UUID().uuidString.lowercased())
+        let lock = try cache.provider.createLock(.model(ref), options: LockOptions(holder: "tester"))
+        try await lock.acquire()
+        let held = try await cache.provider.heldLocks()
+        #expect(held.map(\.key) == [.model(ref)])
+        #expect(held.first?.info.holder == "tester")
+        try await lock.release()
+        #expect(try await cache.provider.heldLocks().isEmpty)
+    }
+
+    /// A server that stops answering mid-sync: a clear error after the retries, the local
+    /// data and dirty state intact, and the next sync completes once it is back.
+    @Test func aServerThatStopsAnsweringFailsCleanlyAndTheNextSyncCompletes() async throws {
+        let server = try await PrivateS3Server.start()
+        defer { server.stop() }
+        let directory = TemporaryDirectory("outage")
+        defer { directory.remove() }
+        let settings = try S3DatastoreConfig.parse(
+            .object([
+                "bucket": .string("outage"), "endpoint": .string(server.endpoint), "forcePathStyle": .bool(true), "requestTimeoutMs": .number(400),
+            ]))
+        let provider = S3Provider(settings: settings, credentials: S3TestServer.credentials, cacheRoot: directory.path, hydration: .full, logger: .init(label: "t"))
+        try await provider.client.createBucket()
+        let cache = try Cache(root: directory.path, provider: provider)
+        let model = Models.make("m")
+        try cache.repository.writeVersion(of: model, name: "result", content: Data("first".utf8))
+        _ = try await cache.pushAll()
+        try cache.repository.writeVersion(of: model, name: "result", content: Data("second".utf8))
+
+        server.pause()
+        let started = ContinuousClock.now
+        do {
+            _ = try await cache.pushAll()
+            Issue.record("a push to a stopped server succeeded")
+        } catch let error as S3Error {
+            #expect(error.code == .timeout || error.code == .connectionFailed)
+        }
+        #expect(ContinuousClock.now - started < .seconds(60))
+        #expect(cache.read(DatastoreLayout.rawRel(model.ref, "result", 2)) == Data("second".utf8))
+        server.resume()
+        let pushed = try await cache.measure { _ = try await cache.pushAll() }
+        #expect(pushed.pushed == 3)
+        let other = try Cache(root: "\(directory.path)-b", provider: S3Provider(settings: settings, credentials: S3TestServer.credentials, cacheRoot: "\(directory.path)-b", hydration: .full, logger: .init(label: "t")))
+        defer { try? FileManager.default.removeItem(atPath: "\(directory.path)-b") }
+        _ = try await other.pullAll()
+        #expect(other.read(DatastoreLayout.rawRel(model.ref, "result", 2)) == Data("second".utf8))
+    }
+}
+
+/// A test server of this test's own, which can be paused (SIGSTOP) and resumed.
+final class PrivateS3Server: Sendable {
+    let process: Process
+    let endpoint: String
+
+    private init(process: Process, endpoint: String) {
+        self.process = process
+        self.endpoint = endpoint
+    }
+
+    static func start() async throws -> PrivateS3Server {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/s3-server.py").path
+        let info = FileManager.default.temporaryDirectory.appendingPathComponent("s3-info-\(UUID().uuidString)").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "--info-file", info]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOfFile: info, encoding: .utf8), let line = text.split(separator: "\n").first(where: { $0.hasPrefix("port=") }) {
+                try? FileManager.default.removeItem(atPath: info)
+                return PrivateS3Server(process: process, endpoint: "http://127.0.0.1:\(line.dropFirst("port=".count))")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw S3Error(.connectionFailed, status: 0, message: "the private test server did not start", operation: "start")
+    }
+
+    func pause() { kill(process.processIdentifier, SIGSTOP) }
+    func resume() { kill(process.processIdentifier, SIGCONT) }
+    func stop() {
+        kill(process.processIdentifier, SIGCONT)
+        process.terminate()
+    }
+}
