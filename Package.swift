@@ -83,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwampCLITests",
-            dependencies: ["SwampCLI", "SwampContracts", "SwampCore", "SwampTesting"],
+            dependencies: ["SwampCLI", "SwampContracts", "SwampCore", "SwampTesting", "S3Client", "S3Datastore"],
             swiftSettings: strict
         ),
     ]

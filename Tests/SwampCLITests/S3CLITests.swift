@@ -1,0 +1,181 @@
+import Foundation
+import S3Client
+import Testing
+
+@testable import S3Datastore
+
+/// The `swamp` binary against the S3 test server, as several real processes.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["SWAMP_TEST_S3_ENDPOINT"] != nil, "needs the S3 test server (scripts/test.sh)"))
+struct S3CLITests {
+    static let endpoint = ProcessInfo.processInfo.environment["SWAMP_TEST_S3_ENDPOINT"] ?? ""
+
+    /// A bucket, and the environment a user's `swamp` needs for it.
+    struct Team {
+        let bucket = "team-\(UUID().uuidString.lowercased().prefix(16))"
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-team-\(UUID().uuidString)").path
+
+        var client: S3Client {
+            S3Client(
+                configuration: S3ClientConfiguration(bucket: bucket, endpoint: URL(string: S3CLITests.endpoint), forcePathStyle: true),
+                credentials: S3Credentials(accessKeyId: "test", secretAccessKey: "test"))
+        }
+
+        var configJSON: String { #"{"bucket":"\#(bucket)","endpoint":"\#(S3CLITests.endpoint)","forcePathStyle":true}"# }
+
+        func environment(_ user: String) -> [String: String] {
+            ["AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "SWAMP_HOME": "\(root)/\(user)-home", "SWAMP_LOCK_TTL_MS": "3000"]
+        }
+
+        func cli(_ user: String) -> CLI { CLI(repo: "\(root)/\(user)", environment: environment(user)) }
+
+        /// Repository A with `models`, set up on the bucket; B a clone of it (same .swamp.yaml and models/).
+        func start(models: [String]) async throws -> (CLI, CLI) {
+            try await client.createBucket()
+            let a = cli("a")
+            try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
+            try #require(try await a.run(["repo", "init"]).status == 0)
+            for model in models {
+                try #require(try await a.run(["model", "create", "command/shell", model, "--set", "run=echo \(model)-$$"]).status == 0)
+            }
+            let setup = try await a.run(["datastore", "setup", "s3", "--config", configJSON])
+            try #require(setup.status == 0, "\(setup.stderr)")
+            let b = cli("b")
+            try FileManager.default.createDirectory(atPath: b.repo, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: "\(a.repo)/.swamp.yaml", toPath: "\(b.repo)/.swamp.yaml")
+            try FileManager.default.copyItem(atPath: "\(a.repo)/models", toPath: "\(b.repo)/models")
+            try #require(try await b.run(["datastore", "sync"]).status == 0)
+            return (a, b)
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: root) }
+
+        /// Checks the index against the objects: every live entry has its object (same size),
+        /// every object is indexed, and the meta's ring is contiguous up to its seq.
+        func verifyConsistency() async throws -> (seq: Int, entries: Int) {
+            let layout = RemoteLayout(prefix: "")
+            let objects = try await client.list(prefix: "")
+            var sizes: [String: Int64] = [:]
+            for object in objects where !object.key.hasPrefix("_swamp/") { sizes[object.key] = object.size }
+            var live: [String: Int64] = [:]
+            for object in objects {
+                guard let partition = layout.partition(fromKey: object.key), case .found(let response) = try await client.get(object.key) else { continue }
+                let index = try PartitionIndex.decode(response.body, expected: partition)
+                for (path, entry) in index.entries where !entry.isDeleted { live[path] = entry.size }
+            }
+            #expect(live == sizes, "index and objects disagree")
+            guard case .found(let response) = try await client.get(layout.metaKey) else {
+                #expect(live.isEmpty, "entries without any commit")
+                return (0, live.count)
+            }
+            let meta = try MetaIndex.decode(response.body)
+            #expect(meta.recent.map(\.seq) == Array((meta.seq - meta.recent.count + 1)...meta.seq))
+            return (meta.seq, live.count)
+        }
+    }
+
+    @Test func twoUsersRunningDifferentModelsConcurrentlyLoseNothing() async throws {
+        let team = Team()
+        defer { team.remove() }
+        let (a, b) = try await team.start(models: ["x", "y"])
+        let seqBefore = try await team.verifyConsistency().seq
+
+        async let runsA: [Int32] = Self.runs(a, model: "x", count: 20)
+        async let runsB: [Int32] = Self.runs(b, model: "y", count: 20)
+        let (statusesA, statusesB) = try await (runsA, runsB)
+        #expect(statusesA.allSatisfy { $0 == 0 } && statusesB.allSatisfy { $0 == 0 })
+
+        for user in [a, b] {
+            #expect(try await user.run(["datastore", "sync"]).status == 0)
+            for model in ["x", "y"] {
+                let versions = try await user.run(["data", "versions", model, "result", "--json"]).json()
+                let listed = (versions["versions"] as? [[String: Any]])?.compactMap { $0["version"] as? Int }
+                #expect(listed == Array(1...20), "\(user.repo) sees \(model) versions \(listed ?? [])")
+            }
+        }
+        let (seq, entries) = try await team.verifyConsistency()
+        #expect(seq == seqBefore + 40)  // one commit per run, none lost
+        #expect(entries == 2 * (20 * 3 + 1))  // per model: 20 × (metadata.yaml, raw, output record) + one latest
+    }
+
+    @Test func aPushKilledMidwayIsCompletedByTheNextPush() async throws {
+        let team = Team()
+        defer { team.remove() }
+        let (a, _) = try await team.start(models: ["bulk"])
+        // 400 files a crashed run left in the cache, never pushed.
+        let status = try await a.run(["datastore", "status", "--json"]).json()
+        let cache = try #require(status["path"] as? String)
+        let shown = try await a.run(["model", "get", "bulk", "--json"]).json()
+        let id = try #require((shown["model"] as? [String: Any])?["id"] as? String)
+        for index in 1...400 {
+            let directory = "\(cache)/outputs/command/shell/\(id)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Data(repeating: UInt8(index % 251), count: 2048).write(to: URL(fileURLWithPath: "\(directory)/execute-\(index).yaml"))
+        }
+        try FileManager.default.createDirectory(atPath: "\(cache)/.swamp-sync/dirty", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: "\(cache)/.swamp-sync/dirty/_bulk", contents: Data())
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["datastore", "sync", "--push", "--repo-dir", a.repo]
+        process.environment = ProcessInfo.processInfo.environment.merging(a.environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Kill it once some uploads have landed, before the commit.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if try await team.client.list(prefix: "outputs/").count >= 50 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+
+        let again = try await a.run(["datastore", "sync", "--push", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let (_, entries) = try await team.verifyConsistency()
+        #expect(entries >= 400)
+        let b = team.cli("b")
+        #expect(try await b.run(["datastore", "sync", "--pull"]).status == 0)
+        let bStatus = try await b.run(["datastore", "status", "--json"]).json()
+        let bCache = try #require(bStatus["path"] as? String)
+        let pulled = try FileManager.default.contentsOfDirectory(atPath: "\(bCache)/outputs/command/shell/\(id)").filter { $0.hasPrefix("execute-") && !$0.contains("T") }
+        #expect(pulled.count == 400)
+    }
+
+    @Test func setupWithBadConfigChangesNothing() async throws {
+        let team = Team()
+        defer { team.remove() }
+        let a = team.cli("a")
+        try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
+        _ = try await a.run(["repo", "init"])
+        let before = try String(contentsOfFile: "\(a.repo)/.swamp.yaml", encoding: .utf8)
+        for (config, mentioning) in [
+            (#"{"bucket":"bucket-b","colour":"blue"}"#, "datastore.config.colour"),
+            (#"{"prefix":"p"}"#, "datastore.config.bucket"),
+            (#"{"bucket":"bucket-b","pullConcurrency":0}"#, "datastore.config.pullConcurrency"),
+            (#"{"bucket":"bucket-b","forcePathStyle":"yes"}"#, "datastore.config.forcePathStyle"),
+            ("not json", "not valid JSON"),
+            (#"{"bucket":"B_ad"}"#, "not a valid bucket name"),
+            (#"{"bucket":"no-such-bucket-here","endpoint":"\#(S3CLITests.endpoint)","forcePathStyle":true}"#, "not usable"),
+        ] {
+            let result = try await a.run(["datastore", "setup", "s3", "--config", config])
+            #expect(result.status != 0)
+            #expect(result.stderr.contains(mentioning), "\(result.stderr)")
+        }
+        #expect(try String(contentsOfFile: "\(a.repo)/.swamp.yaml", encoding: .utf8) == before)
+        let missing = try await a.run(
+            ["datastore", "status"], environment: ["SWAMP_DATASTORE": "s3:" + team.configJSON, "AWS_ACCESS_KEY_ID": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("credentials"))
+    }
+
+    static func runs(_ cli: CLI, model: String, count: Int) async throws -> [Int32] {
+        var statuses: [Int32] = []
+        for _ in 0..<count {
+            let result = try await cli.run(["model", "method", "run", model, "execute"])
+            if result.status != 0 { Issue.record("run of \(model) failed: \(result.stderr)") }
+            statuses.append(result.status)
+        }
+        return statuses
+    }
+}
