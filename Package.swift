@@ -69,6 +69,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Reproducible S3 sync benchmarks against a local S3-compatible server (scripts/bench.sh).
+        .executableTarget(
+            name: "SwampBench",
+            dependencies: ["SwampContracts", "SwampCore", "S3Client", "S3Datastore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "SwampContractsTests", dependencies: ["SwampContracts"], swiftSettings: strict),
         .testTarget(name: "S3ClientTests", dependencies: ["S3Client"], swiftSettings: strict),
         .testTarget(

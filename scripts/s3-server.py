@@ -66,7 +66,8 @@ def main() -> None:
     os.replace(temporary, args.info_file)
 
     def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        # In-memory state only: nothing to flush, so leave at once (also when resumed from SIGSTOP).
+        os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

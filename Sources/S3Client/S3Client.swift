@@ -163,10 +163,12 @@ public final class S3Client: Sendable {
         if let token = credentials.sessionToken { signedHeaders.append(("x-amz-security-token", token)) }
         signedHeaders += extra
         let signer = SigV4Signer(accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, region: configuration.region)
-        let signature = signer.sign(method: method, encodedPath: address.path.isEmpty ? "/" : address.path, query: query, headers: signedHeaders, payload: payload)
+        let signature = signer.sign(
+            method: method, encodedPath: address.path.isEmpty ? "/" : address.path, query: query, headers: signedHeaders, payload: payload)
 
         let queryString = query.map { "\(SigV4Signer.encode($0.0))=\(SigV4Signer.encode($0.1))" }.joined(separator: "&")
-        var request = HTTPClientRequest(url: address.base + (address.path.isEmpty ? "/" : address.path) + (queryString.isEmpty ? "" : "?\(queryString)"))
+        var request = HTTPClientRequest(
+            url: address.base + (address.path.isEmpty ? "/" : address.path) + (queryString.isEmpty ? "" : "?\(queryString)"))
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in signedHeaders where name != "host" { request.headers.add(name: name, value: value) }
         request.headers.add(name: "Authorization", value: signature.authorization)
@@ -175,8 +177,11 @@ public final class S3Client: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
 
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000
-            + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
+        let deadline =
+            NIODeadline.now()
+            + .nanoseconds(
+                Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000
+                    + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
         do {
             let response = try await http.execute(request, deadline: deadline, logger: logger)
             let buffer = try await response.body.collect(upTo: Int(Int32.max))

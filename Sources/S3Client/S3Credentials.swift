@@ -44,7 +44,8 @@ public struct S3Credentials: Sendable, Equatable, CustomStringConvertible {
         let sections = parseINI(text)
         guard let section = sections[profile] else {
             throw S3Error(
-                .missingCredentials, status: 0, message: "profile '\(profile)' is not in \(file) (profiles: \(sections.keys.sorted().joined(separator: ", ")))",
+                .missingCredentials, status: 0,
+                message: "profile '\(profile)' is not in \(file) (profiles: \(sections.keys.sorted().joined(separator: ", ")))",
                 operation: "credentials")
         }
         guard let id = section["aws_access_key_id"], let secret = section["aws_secret_access_key"] else {

@@ -48,12 +48,18 @@ import Testing
             <NextContinuationToken>tok</NextContinuationToken></ListBucketResult>
             """
         let page = try #require(S3XML.listPage(Data(xml.utf8)))
-        #expect(page.objects == [S3ObjectSummary(key: "_swamp/index/a.json", size: 12, etag: "\"e1\""), S3ObjectSummary(key: "_swamp/index/b & c.json", size: 3, etag: "\"e2\"")])
+        #expect(
+            page.objects == [
+                S3ObjectSummary(key: "_swamp/index/a.json", size: 12, etag: "\"e1\""),
+                S3ObjectSummary(key: "_swamp/index/b & c.json", size: 3, etag: "\"e2\""),
+            ])
         #expect(page.nextToken == "tok")
     }
 
     @Test func credentialsComeFromTheEnvironmentThenTheProfileAndNeverPrintTheSecret() throws {
-        let env = try S3Credentials.resolve(environment: ["AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_SESSION_TOKEN": "tok"])
+        let env = try S3Credentials.resolve(environment: [
+            "AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_SESSION_TOKEN": "tok",
+        ])
         #expect(env.accessKeyId == "AKIAENV" && env.sessionToken == "tok" && env.source == "environment")
         #expect(!env.description.contains("s3cr3t") && !"\(env)".contains("tok"))
 
@@ -75,26 +81,4 @@ import Testing
         #expect(throws: S3Error.self) { try S3Credentials.resolve(environment: ["AWS_ACCESS_KEY_ID": "x"]) }
         #expect(throws: S3Error.self) { try S3Credentials.resolve(environment: ["HOME": "/nonexistent"]) }
     }
-
-    @Test func transferPoolKeepsAtMostLimitInFlightAndPreservesOrder() async throws {
-        let counter = InFlight()
-        let results = try await forEachConcurrently(Array(0..<20), limit: 3) { item -> Int in
-            await counter.enter()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 1...5)))
-            await counter.leave()
-            return item * 2
-        }
-        #expect(results == (0..<20).map { $0 * 2 })
-        #expect(await counter.maximum == 3)
-    }
-}
-
-actor InFlight {
-    private var current = 0
-    private(set) var maximum = 0
-    func enter() {
-        current += 1
-        maximum = max(maximum, current)
-    }
-    func leave() { current -= 1 }
 }

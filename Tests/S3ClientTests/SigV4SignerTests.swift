@@ -6,7 +6,8 @@ import Testing
 /// AWS's published Signature V4 test-suite vectors (credentials AKIDEXAMPLE, region
 /// us-east-1, service "service", 2015-08-30T12:36:00Z) and the S3 GET-object example.
 @Suite struct SigV4SignerTests {
-    let suite = SigV4Signer(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", region: "us-east-1", service: "service")
+    let suite = SigV4Signer(
+        accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", region: "us-east-1", service: "service")
     let base = [("Host", "example.amazonaws.com"), ("X-Amz-Date", "20150830T123600Z")]
 
     @Test func getVanilla() {
@@ -63,7 +64,8 @@ import Testing
 
     /// The S3 documentation's GET Object example, signed with the hash of the empty payload.
     @Test func s3GetObjectWithHashedPayload() {
-        let signer = SigV4Signer(accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", region: "us-east-1")
+        let signer = SigV4Signer(
+            accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", region: "us-east-1")
         let result = signer.sign(
             method: "GET", encodedPath: "/test.txt", query: [],
             headers: [
@@ -79,13 +81,15 @@ import Testing
     /// With UNSIGNED-PAYLOAD the body is outside the signature: the canonical request ends
     /// with the literal, and changing the body does not change the signature.
     @Test func s3RequestWithUnsignedPayload() {
-        let signer = SigV4Signer(accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", region: "us-east-1")
+        let signer = SigV4Signer(
+            accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", region: "us-east-1")
         let headers = [
             ("Host", "examplebucket.s3.amazonaws.com"), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"), ("x-amz-date", "20130524T000000Z"),
         ]
         let unsigned = signer.sign(method: "PUT", encodedPath: "/test%24file.text", query: [], headers: headers, payload: .unsigned)
         #expect(unsigned.canonicalRequest.hasSuffix("\nhost;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD"))
-        let hashed = signer.sign(method: "PUT", encodedPath: "/test%24file.text", query: [], headers: headers, payload: .of(Data("Welcome to Amazon S3.".utf8)))
+        let hashed = signer.sign(
+            method: "PUT", encodedPath: "/test%24file.text", query: [], headers: headers, payload: .of(Data("Welcome to Amazon S3.".utf8)))
         #expect(hashed.canonicalRequest.hasSuffix("\n44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"))
         #expect(hashed.signature != unsigned.signature)
     }

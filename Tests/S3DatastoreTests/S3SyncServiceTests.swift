@@ -152,7 +152,8 @@ struct S3SyncServiceTests {
             try Data("not json".utf8).write(to: URL(fileURLWithPath: "\(b.root)/.swamp-sync/partitions/\(file)"))
         }
         try FileManager.default.createDirectory(atPath: "\(b.root)/.swamp-sync/dirty", withIntermediateDirectories: true)
-        try Data("data/bad\0path\npartial".utf8).write(to: URL(fileURLWithPath: "\(b.root)/.swamp-sync/dirty/\(PartitionID.model(model.ref).fileName).log"))
+        try Data("data/bad\0path\npartial".utf8).write(
+            to: URL(fileURLWithPath: "\(b.root)/.swamp-sync/dirty/\(PartitionID.model(model.ref).fileName).log"))
         _ = try await b.pullAll()
         #expect(b.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == Data("safe".utf8))
         let slowPush = try await b.measure { _ = try await b.pushAll() }
@@ -206,7 +207,9 @@ struct S3SyncServiceTests {
         let target = "\(bucket.directory.path)/via-aws-cli"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["aws", "--endpoint-url", bucket.endpoint, "s3", "cp", "s3://\(bucket.name)/\(DatastoreLayout.rawRel(model.ref, "blob", 1))", target]
+        process.arguments = [
+            "aws", "--endpoint-url", bucket.endpoint, "s3", "cp", "s3://\(bucket.name)/\(DatastoreLayout.rawRel(model.ref, "blob", 1))", target,
+        ]
         process.environment = ProcessInfo.processInfo.environment.merging(
             ["AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"]) { $1 }
         process.standardOutput = FileHandle.nullDevice

@@ -44,7 +44,8 @@ struct S3Bucket {
     /// A cache (one user's machine) on this bucket.
     func cache(_ label: String, hydration: HydrationStrategy = .full) throws -> Cache {
         let root = "\(directory.path)/\(label)"
-        let provider = S3Provider(settings: try settings(), credentials: S3TestServer.credentials, cacheRoot: root, hydration: hydration, logger: .init(label: "test"))
+        let provider = S3Provider(
+            settings: try settings(), credentials: S3TestServer.credentials, cacheRoot: root, hydration: hydration, logger: .init(label: "test"))
         return try Cache(root: root, provider: provider)
     }
 }

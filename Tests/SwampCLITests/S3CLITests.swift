@@ -58,7 +58,9 @@ struct S3CLITests {
             for object in objects where !object.key.hasPrefix("_swamp/") { sizes[object.key] = object.size }
             var live: [String: Int64] = [:]
             for object in objects {
-                guard let partition = layout.partition(fromKey: object.key), case .found(let response) = try await client.get(object.key) else { continue }
+                guard let partition = layout.partition(fromKey: object.key), case .found(let response) = try await client.get(object.key) else {
+                    continue
+                }
                 let index = try PartitionIndex.decode(response.body, expected: partition)
                 for (path, entry) in index.entries where !entry.isDeleted { live[path] = entry.size }
             }
@@ -138,7 +140,9 @@ struct S3CLITests {
         #expect(try await b.run(["datastore", "sync", "--pull"]).status == 0)
         let bStatus = try await b.run(["datastore", "status", "--json"]).json()
         let bCache = try #require(bStatus["path"] as? String)
-        let pulled = try FileManager.default.contentsOfDirectory(atPath: "\(bCache)/outputs/command/shell/\(id)").filter { $0.hasPrefix("execute-") && !$0.contains("T") }
+        let pulled = try FileManager.default.contentsOfDirectory(atPath: "\(bCache)/outputs/command/shell/\(id)").filter {
+            $0.hasPrefix("execute-") && !$0.contains("T")
+        }
         #expect(pulled.count == 400)
     }
 
@@ -164,7 +168,8 @@ struct S3CLITests {
         }
         #expect(try String(contentsOfFile: "\(a.repo)/.swamp.yaml", encoding: .utf8) == before)
         let missing = try await a.run(
-            ["datastore", "status"], environment: ["SWAMP_DATASTORE": "s3:" + team.configJSON, "AWS_ACCESS_KEY_ID": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"])
+            ["datastore", "status"],
+            environment: ["SWAMP_DATASTORE": "s3:" + team.configJSON, "AWS_ACCESS_KEY_ID": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("credentials"))
     }

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import S3Client
-import Synchronization
 import SwampContracts
 import SwampCore
+import Synchronization
 
 /// A ``DistributedLock`` on S3 conditional writes.
 ///

@@ -32,7 +32,9 @@ public struct S3Provider: DatastoreProvider {
     }
 
     /// Registers `s3` in `registry`.
-    public static func register(in registry: inout DatastoreTypeRegistry, logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    public static func register(
+        in registry: inout DatastoreTypeRegistry, logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         registry.register("s3") { spec, environment in
             let settings: S3DatastoreConfig
             do {

@@ -49,10 +49,12 @@ public struct PartitionIndex: Codable, Hashable, Sendable {
             do {
                 _ = try PathRules.validateRelativePath(path)
             } catch let error as ContractError {
-                throw S3SyncError(.hostilePath, "the remote index partition '\(expected)' lists an unsafe path: \(error.message); nothing was written")
+                throw S3SyncError(
+                    .hostilePath, "the remote index partition '\(expected)' lists an unsafe path: \(error.message); nothing was written")
             }
             guard PartitionID.of(path) == expected else {
-                throw S3SyncError(.hostilePath, "the remote index partition '\(expected)' lists '\(PathRules.printable(path))', which belongs to another partition")
+                throw S3SyncError(
+                    .hostilePath, "the remote index partition '\(expected)' lists '\(PathRules.printable(path))', which belongs to another partition")
             }
             guard entry.isDeleted || (entry.sha256.count == 64 && entry.size >= 0) else {
                 throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' has a malformed entry for '\(PathRules.printable(path))'")

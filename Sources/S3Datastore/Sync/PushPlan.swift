@@ -35,7 +35,7 @@ struct PushPlan: Sendable {
         let record = state.files[path]
         let remote = state.index?.entries[path]
         guard let local, let sha256 else {
-            if (record != nil || dirty), let remote, !remote.isDeleted {
+            if record != nil || dirty, let remote, !remote.isDeleted {
                 deletes.append(path)
             } else if record != nil {
                 forgotten.append(path)

@@ -39,7 +39,8 @@ extension S3SyncService {
         let transfers =
             remoteChanges.flatMap { plan in plan.uploads.map { Transfer.upload($0.path, $0.sha256) } }
             + remoteChanges.flatMap { plan in plan.deletes.map(Transfer.delete) }
-        let uploaded = try await forEachConcurrently(transfers, limit: settings.pushConcurrency) { transfer -> (String, SyncSidecar.FileRecord?) in
+        let uploaded = try await transfer(transfers, phase: "push", limit: settings.pushConcurrency) {
+            transfer -> (String, SyncSidecar.FileRecord?) in
             switch transfer {
             case .upload(let path, let planned):
                 return (path, try await self.upload(path, planned: planned))
@@ -113,7 +114,8 @@ extension S3SyncService {
             }
             for path in plan.deletes { next.entries[path] = .tombstone(seq: seq) }
             do {
-                let response = try await client.put(key, data: try next.encoded(), contentType: "application/json", condition: etag.map { .ifMatch($0) } ?? .ifAbsent)
+                let response = try await client.put(
+                    key, data: try next.encoded(), contentType: "application/json", condition: etag.map { .ifMatch($0) } ?? .ifAbsent)
                 return (response.etag, next)
             } catch let error as S3Error where error.code == .preconditionFailed || error.code == .conditionalRequestConflict {
                 logger.debug("partition changed underneath; merging", metadata: ["partition": "\(plan.partition)", "attempt": "\(attempt)"])
@@ -128,7 +130,8 @@ extension S3SyncService {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 5...(20 * attempt))))
             }
         }
-        throw S3SyncError(.contention, "could not commit index partition '\(plan.partition)' after 12 attempts; other writers keep changing it. Run the push again")
+        throw S3SyncError(
+            .contention, "could not commit index partition '\(plan.partition)' after 12 attempts; other writers keep changing it. Run the push again")
     }
 
     /// Bumps `_swamp/meta.json` with `If-Match`; on 412 re-reads, merges and retries. The

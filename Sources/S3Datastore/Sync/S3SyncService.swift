@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import S3Client
-import Synchronization
 import SwampContracts
 import SwampCore
+import Synchronization
 
 /// Keeps a local cache in sync with an S3 bucket, scoped to the models an
 /// operation is about (see docs/s3-layout.md for the remote layout and protocol).
@@ -12,7 +12,7 @@ import SwampCore
 /// - An unscoped pull is one conditional GET of `_swamp/meta.json` when nothing changed.
 /// - A push with nothing dirty makes no request; one modified file costs the upload,
 ///   the partition write and the meta write, each conditional.
-public final class S3SyncService: DatastoreSyncService {
+public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     let client: S3Client
     let remote: RemoteLayout
     let cache: DatastoreLayout
@@ -21,6 +21,7 @@ public final class S3SyncService: DatastoreSyncService {
     let hydration: HydrationStrategy
     let logger: Logger
     private let counters = Mutex(SyncActivity())
+    private let progressHandler = Mutex<(@Sendable (SyncProgress) -> Void)?>(nil)
 
     init(
         client: S3Client, settings: S3DatastoreConfig, cacheRoot: String, hydration: HydrationStrategy,
@@ -46,6 +47,31 @@ public final class S3SyncService: DatastoreSyncService {
         activity.bytesUp = requests.bytesUp
         activity.bytesDown = requests.bytesDown
         return activity
+    }
+
+    public func setProgressHandler(_ handler: (@Sendable (SyncProgress) -> Void)?) {
+        progressHandler.withLock { $0 = handler }
+    }
+
+    /// Runs `body` over `items` in a sliding window, reporting progress as each completes.
+    func transfer<Item: Sendable, Result: Sendable>(
+        _ items: [Item], phase: String, limit: Int, _ body: @escaping @Sendable (Item) async throws -> Result
+    ) async throws -> [Result] {
+        guard let handler = progressHandler.withLock({ $0 }), !items.isEmpty else {
+            return try await forEachConcurrently(items, limit: limit, body)
+        }
+        let done = Mutex(0)
+        let total = items.count
+        handler(SyncProgress(phase: phase, done: 0, total: total))
+        return try await forEachConcurrently(items, limit: limit) { item in
+            let result = try await body(item)
+            let count = done.withLock { value -> Int in
+                value += 1
+                return value
+            }
+            handler(SyncProgress(phase: phase, done: count, total: total))
+            return result
+        }
     }
 
     func count(pulled: Int = 0, pushed: Int = 0, deleted: Int = 0) {
@@ -159,7 +185,7 @@ public final class S3SyncService: DatastoreSyncService {
             }
             downloads.append((path, entry))
         }
-        let records = try await forEachConcurrently(downloads, limit: settings.pullConcurrency) { item in
+        let records = try await transfer(downloads, phase: "pull", limit: settings.pullConcurrency) { item in
             (item.path, try await self.download(item.path, expected: item.entry))
         }
         for (path, record) in records { files[path] = record }

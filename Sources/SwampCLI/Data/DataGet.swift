@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwampContracts
 import SwampCore
 
 struct DataGet: SwampCommand {
@@ -29,14 +30,19 @@ struct DataGet: SwampCommand {
         let item: DataItemJSON
         let hydrated: Bool
         let contentBase64: String
+        /// Requests and bytes the read cost (a lazy cache fetching content), when counted.
+        let sync: SyncActivity?
     }
 
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
         let definition = try workspace.models.get(model)
+        let before = workspace.syncService?.activity()
         let read = try await workspace.data.content(of: definition, name: data, version: version)
         if global.json {
-            try output.document(Document(item: DataItemJSON(read.metadata), hydrated: read.hydrated, contentBase64: read.data.base64EncodedString()))
+            let activity = before.flatMap { start in workspace.syncService?.activity().map { $0 - start } }
+            try output.document(
+                Document(item: DataItemJSON(read.metadata), hydrated: read.hydrated, contentBase64: read.data.base64EncodedString(), sync: activity))
         } else {
             FileHandle.standardOutput.write(read.data)
         }

@@ -37,6 +37,7 @@ struct DatastoreSync: SwampCommand {
 
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
+        ProgressPrinter.attach(to: workspace.syncService)
         guard workspace.syncService != nil else {
             let reason = "the \(workspace.spec.type) datastore at \(workspace.layout.root) is local: there is nothing to sync"
             try output.document(Document(synced: false, reason: reason, pulled: 0, pushed: 0, deleted: 0, requests: [:], bytesUp: 0, bytesDown: 0))

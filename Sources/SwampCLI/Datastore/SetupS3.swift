@@ -23,7 +23,9 @@ struct SetupS3: SwampCommand {
     @Option(help: ArgumentHelp("The S3 settings, as a JSON object.", valueName: "json"))
     var config: String
 
-    @Option(help: ArgumentHelp("Where the local cache lives (default: $SWAMP_HOME/repos/<repoId>, SWAMP_HOME defaulting to ~/.swamp).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Where the local cache lives (default: $SWAMP_HOME/repos/<repoId>, SWAMP_HOME defaulting to ~/.swamp).", valueName: "path")
+    )
     var cachePath: String?
 
     @Option(help: "full (default): pulls fetch everything; lazy: pulls fetch metadata, content on first read.")
@@ -41,6 +43,8 @@ struct SetupS3: SwampCommand {
         let pushed: Int
         let pulled: Int
         let health: DatastoreHealth
+        let hydrationStrategy: String
+        let sync: SyncActivity?
     }
 
     func execute(_ output: Output) async throws {
@@ -53,11 +57,13 @@ struct SetupS3: SwampCommand {
         }
         let spec = DatastoreSpec(
             type: "s3", config: value, hydrationStrategy: HydrationStrategy(rawValue: hydrationStrategy) ?? .full, cachePath: cachePath)
-        let result = try await DatastoreMigration(workspace: current).moveToRemote(spec, registry: Datastores.all) { message in
-            if !global.json { output.note(message) }
-        }
+        let json = global.json
+        let result = try await DatastoreMigration(workspace: current).moveToRemote(
+            spec, registry: Datastores.all, progress: { message in if !json { output.note(message) } }, transferProgress: ProgressPrinter.handler())
         try output.document(
-            Document(bucket: result.bucket, cachePath: result.cachePath, pushed: result.pushed, pulled: result.pulled, health: result.health))
+            Document(
+                bucket: result.bucket, cachePath: result.cachePath, pushed: result.pushed, pulled: result.pulled, health: result.health,
+                hydrationStrategy: spec.hydrationStrategy.rawValue, sync: result.activity))
         output.line("Datastore is now s3://\(result.bucket) (cache \(result.cachePath)); pushed \(result.pushed) file(s), pulled \(result.pulled).")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SwampContracts
+import Synchronization
 
 /// Versioned data of models in the datastore tier.
 ///
@@ -130,6 +131,39 @@ public final class DataRepository: Sendable {
                 hint: "run 'swamp datastore sync --pull' or 'swamp datastore verify'")
         }
         return ContentRead(metadata: metadata, data: data, hydrated: hydrated)
+    }
+
+    // MARK: Hydration
+
+    /// Fetches every version's content the cache does not hold yet (of `modelIds` only, when given).
+    /// - Returns: how many versions were checked and how many were fetched.
+    public func hydrate(
+        modelIds: Set<String>?, concurrency: Int = 8, progress: (@Sendable (SyncProgress) -> Void)? = nil
+    ) async throws -> (checked: Int, hydrated: Int) {
+        var missing: [String] = []
+        var checked = 0
+        for item in try catalog.latestItems() where modelIds?.contains(item.modelId) ?? true {
+            let ref = ModelRef(modelType: item.modelType, modelId: item.modelId)
+            for version in try catalog.versions(modelId: item.modelId, name: item.name) {
+                checked += 1
+                let rel = DatastoreLayout.rawRel(ref, item.name, version.version)
+                if !FileManager.default.fileExists(atPath: layout.absolute(rel)) { missing.append(rel) }
+            }
+        }
+        guard let syncService, !missing.isEmpty else { return (checked, 0) }
+        let done = Mutex(0)
+        let total = missing.count
+        progress?(SyncProgress(phase: "hydrate", done: 0, total: total))
+        let fetched = try await forEachConcurrently(missing, limit: concurrency) { rel -> Bool in
+            let hydrated = try await syncService.hydrateFile(rel)
+            let count = done.withLock { value -> Int in
+                value += 1
+                return value
+            }
+            progress?(SyncProgress(phase: "hydrate", done: count, total: total))
+            return hydrated
+        }
+        return (checked, fetched.filter { $0 }.count)
     }
 
     // MARK: Garbage collection

@@ -45,15 +45,19 @@ public struct DatastoreMigration: Sendable {
         public let pushed: Int
         public let pulled: Int
         public let health: DatastoreHealth
+        /// Files, requests and bytes the setup's sync cost, when the service counts them.
+        public let activity: SyncActivity?
     }
 
     /// Moves the repository onto a remote datastore: verify it → fill the cache from the
     /// remote → refuse if local data conflicts with it → copy local data into the cache
     /// (marked dirty) → push → and only then write `.swamp.yaml`.
     public func moveToRemote(
-        _ spec: DatastoreSpec, registry: DatastoreTypeRegistry, progress: @escaping @Sendable (String) -> Void
+        _ spec: DatastoreSpec, registry: DatastoreTypeRegistry, progress: @escaping @Sendable (String) -> Void,
+        transferProgress: (@Sendable (SyncProgress) -> Void)? = nil
     ) async throws -> RemoteResult {
-        let environment = DatastoreEnvironment(repoDir: workspace.repoDir, repoId: workspace.config.repoId, variables: ProcessInfo.processInfo.environment)
+        let environment = DatastoreEnvironment(
+            repoDir: workspace.repoDir, repoId: workspace.config.repoId, variables: ProcessInfo.processInfo.environment)
         let provider: any DatastoreProvider
         do {
             provider = try registry.makeProvider(spec, environment: environment)
@@ -63,12 +67,15 @@ public struct DatastoreMigration: Sendable {
         progress("checking the remote…")
         let health = try await provider.createVerifier().verify()
         guard health.healthy else {
-            throw SwampError(.syncFailed, "the datastore is not usable: \(health.message)", hint: "nothing was changed; fix the settings and run setup again")
+            throw SwampError(
+                .syncFailed, "the datastore is not usable: \(health.message)", hint: "nothing was changed; fix the settings and run setup again")
         }
         let cacheRoot = provider.resolveDatastorePath(repoDir: workspace.repoDir)
         guard let sync = try provider.createSyncService(repoDir: workspace.repoDir, cachePath: cacheRoot) else {
             throw SwampError(.unsupported, "datastore type '\(spec.type)' has no remote to set up")
         }
+        (sync as? any SyncProgressReporting)?.setProgressHandler(transferProgress)
+        let before = sync.activity()
         let source = workspace.layout.root
         let lockOptions = workspace.lockOptions
         return try await StructuralCommand(workspace: workspace).run(pull: false, push: false) {
@@ -95,7 +102,8 @@ public struct DatastoreMigration: Sendable {
                 try workspace.catalog.invalidate()
                 let bucket: String
                 if case .object(let fields)? = spec.config, case .string(let name)? = fields["bucket"] { bucket = name } else { bucket = spec.type }
-                return RemoteResult(bucket: bucket, cachePath: cacheRoot, pushed: pushed, pulled: pulled, health: health)
+                let activity = before.flatMap { start in sync.activity().map { $0 - start } }
+                return RemoteResult(bucket: bucket, cachePath: cacheRoot, pushed: pushed, pulled: pulled, health: health, activity: activity)
             }
         }
     }
@@ -123,7 +131,9 @@ public struct DatastoreMigration: Sendable {
             while let relative = enumerator.nextObject() as? String {
                 if relative.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
                 var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: "\(root)/\(top)/\(relative)", isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                guard FileManager.default.fileExists(atPath: "\(root)/\(top)/\(relative)", isDirectory: &isDirectory), !isDirectory.boolValue else {
+                    continue
+                }
                 files.append("\(top)/\(relative)")
             }
         }
