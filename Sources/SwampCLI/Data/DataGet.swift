@@ -40,7 +40,7 @@ struct DataGet: SwampCommand {
         let before = workspace.syncService?.activity()
         let read = try await workspace.data.content(of: definition, name: data, version: version)
         if global.json {
-            let activity = before.flatMap { start in workspace.syncService?.activity().map { $0 - start } }
+            let activity = workspace.syncService?.activity(since: before)
             try output.document(
                 Document(item: DataItemJSON(read.metadata), hydrated: read.hydrated, contentBase64: read.data.base64EncodedString(), sync: activity))
         } else {

@@ -27,7 +27,7 @@ struct DatastoreHydrate: SwampCommand {
         let ids = models.isEmpty ? nil : Set(try models.map { try workspace.models.get($0).id })
         let before = workspace.syncService?.activity()
         let result = try await workspace.data.hydrate(modelIds: ids, progress: ProgressPrinter.handler())
-        let activity = before.flatMap { start in workspace.syncService?.activity().map { $0 - start } }
+        let activity = workspace.syncService?.activity(since: before)
         try output.document(Document(checked: result.checked, hydrated: result.hydrated, sync: activity))
         output.line("Hydrated \(result.hydrated) of \(result.checked) version(s).")
     }

@@ -24,23 +24,12 @@ struct DatastoreSync: SwampCommand {
         if let timeout, timeout <= 0 { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
-    struct Document: Encodable {
-        let synced: Bool
-        let reason: String?
-        let pulled: Int
-        let pushed: Int
-        let deleted: Int
-        let requests: [String: Int]
-        let bytesUp: Int64
-        let bytesDown: Int64
-    }
-
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
         ProgressPrinter.attach(to: workspace.syncService)
         guard workspace.syncService != nil else {
             let reason = "the \(workspace.spec.type) datastore at \(workspace.layout.root) is local: there is nothing to sync"
-            try output.document(Document(synced: false, reason: reason, pulled: 0, pushed: 0, deleted: 0, requests: [:], bytesUp: 0, bytesDown: 0))
+            try output.document(SyncReportJSON(synced: false, reason: reason, activity: nil))
             output.line("Nothing to sync: \(reason).")
             return
         }
@@ -49,10 +38,7 @@ struct DatastoreSync: SwampCommand {
         let deadline = Date().addingTimeInterval(timeout ?? 300)
         let (_, counts) = try await StructuralCommand(workspace: workspace).runCounting(pull: doPull, push: doPush, deadline: deadline) {}
         let activity = counts.activity ?? SyncActivity(pulled: counts.pulled, pushed: counts.pushed)
-        try output.document(
-            Document(
-                synced: true, reason: nil, pulled: activity.pulled, pushed: activity.pushed, deleted: activity.deleted,
-                requests: activity.requests, bytesUp: activity.bytesUp, bytesDown: activity.bytesDown))
+        try output.document(SyncReportJSON(synced: true, activity: activity))
         output.line(
             "Pulled \(activity.pulled) file(s), pushed \(activity.pushed), deleted \(activity.deleted); "
                 + "\(activity.totalRequests) request(s), \(ByteCount.format(activity.bytesUp)) up, \(ByteCount.format(activity.bytesDown)) down.")

@@ -32,27 +32,7 @@ struct ModelMethodRun: SwampCommand {
         let stderr: String?
         let data: [OutputRecord.WrittenData]
         let output: String
-        let sync: SyncJSON
-    }
-
-    struct SyncJSON: Encodable {
-        let synced: Bool
-        let pulled: Int
-        let pushed: Int
-        let deleted: Int
-        let requests: [String: Int]
-        let bytesUp: Int64
-        let bytesDown: Int64
-
-        init(synced: Bool, pushed: Int, activity: SyncActivity?) {
-            self.synced = synced
-            pulled = activity?.pulled ?? 0
-            self.pushed = activity?.pushed ?? pushed
-            deleted = activity?.deleted ?? 0
-            requests = activity?.requests ?? [:]
-            bytesUp = activity?.bytesUp ?? 0
-            bytesDown = activity?.bytesDown ?? 0
-        }
+        let sync: SyncReportJSON
     }
 
     func execute(_ output: Output) async throws {
@@ -64,7 +44,7 @@ struct ModelMethodRun: SwampCommand {
                 model: ModelJSON(report.model), method: method, status: outcome.succeeded ? "succeeded" : "failed",
                 exitStatus: outcome.exitStatus, timedOut: outcome.timedOut, stderr: outcome.stderr,
                 data: report.written.map(OutputRecord.WrittenData.init), output: report.outputPath,
-                sync: SyncJSON(synced: report.synced, pushed: report.pushed, activity: report.activity)))
+                sync: SyncReportJSON(synced: report.synced, activity: report.activity, fallback: SyncActivity(pushed: report.pushed))))
         let written = report.written.map { "\($0.name) v\($0.version) (\(ByteCount.format($0.size)))" }.joined(separator: ", ")
         let status = outcome.timedOut ? "timed out" : "exit \(outcome.exitStatus.map(String.init) ?? "?")"
         output.line(

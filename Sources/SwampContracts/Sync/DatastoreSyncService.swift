@@ -43,4 +43,10 @@ extension DatastoreSyncService {
     }
 
     public func activity() -> SyncActivity? { nil }
+
+    /// What the service did since `start` (an earlier ``activity()``), or `nil` when it does not count.
+    public func activity(since start: SyncActivity?) -> SyncActivity? {
+        guard let start, let now = activity() else { return nil }
+        return now - start
+    }
 }

@@ -102,7 +102,7 @@ public struct DatastoreMigration: Sendable {
                 try workspace.catalog.invalidate()
                 let bucket: String
                 if case .object(let fields)? = spec.config, case .string(let name)? = fields["bucket"] { bucket = name } else { bucket = spec.type }
-                let activity = before.flatMap { start in sync.activity().map { $0 - start } }
+                let activity = sync.activity(since: before)
                 return RemoteResult(bucket: bucket, cachePath: cacheRoot, pushed: pushed, pulled: pulled, health: health, activity: activity)
             }
         }

@@ -59,7 +59,7 @@ public struct ModelRunner: Sendable {
             throw error
         }
         let pushed = try await session.flush()
-        let activity = before.flatMap { start in workspace.syncService?.activity().map { $0 - start } }
+        let activity = workspace.syncService?.activity(since: before)
         return Report(
             model: model, method: method, outcome: outcome, written: written, outputPath: outputPath, synced: session.synced, pushed: pushed,
             activity: activity)

@@ -45,7 +45,7 @@ public struct StructuralCommand: Sendable {
             if push, let sync {
                 counts.pushed = try await sync.pushChanged(options)
             }
-            counts.activity = before.flatMap { start in sync?.activity().map { $0 - start } }
+            counts.activity = sync?.activity(since: before)
             return (value, counts)
         }
     }
