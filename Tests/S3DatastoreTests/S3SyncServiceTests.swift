@@ -113,6 +113,32 @@ struct S3SyncServiceTests {
         #expect(try b.repository.catalog.versions(modelId: model.id, name: "result").map(\.version) == [3])
     }
 
+    @Test func aScopedPullCompletesLazyContentButNeverRestoresAnUnpushedDeletion() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let model = Models.make("m")
+        for content in ["v1", "v2"] { try a.repository.writeVersion(of: model, name: "result", content: Data(content.utf8)) }
+        _ = try await a.pushAll()
+
+        // A lazy cache: the scoped pull before a run fetches the content the lazy pull skipped,
+        // with no further index request (the partition is unchanged: one 304).
+        let lazy = try bucket.cache("lazy", hydration: .lazy)
+        _ = try await lazy.pullAll()
+        #expect(lazy.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == nil)
+        let scoped = try await lazy.measure { _ = try await lazy.pull([model]) }
+        #expect(scoped.pulled == 2)
+        #expect(scoped.requests == ["GET": 3])  // the partition (304) and the two raws
+        #expect(lazy.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == Data("v1".utf8))
+
+        // A deletion that is not pushed yet stays deleted through a scoped pull, then propagates.
+        _ = try a.repository.collectGarbage(keep: 1)
+        _ = try await a.pull([model])
+        #expect(a.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == nil)
+        _ = try await a.push([model])
+        #expect(try await bucket.client().head(DatastoreLayout.rawRel(model.ref, "result", 1)) == nil)
+    }
+
     @Test(arguments: ["../../escape", "/etc/evil", "data/../../escape", "outputs/command/shell/other/x", "data/x\u{0}y"])
     func hostileIndexPathsAreRefusedAndNothingIsWritten(path: String) async throws {
         let bucket = try await S3Bucket.make()

@@ -104,6 +104,15 @@ struct S3LazyCLITests {
         #expect(push["deleted"] as? Int == 0)
         #expect(try await team.client.list(prefix: "data/").count == before)
 
+        // Running a model in a lazy cache first fetches that model's content in full.
+        let idM7 = try #require(ids["m7"])
+        let contentDirectory = "\(cache)/data/command/shell/\(idM7)/result"
+        #expect(!FileManager.default.fileExists(atPath: "\(contentDirectory)/1/raw"))
+        let run = try await member.run(["model", "method", "run", "m7", "execute", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect((1...20).allSatisfy { FileManager.default.fileExists(atPath: "\(contentDirectory)/\($0)/raw") })
+        #expect(((try run.json()["sync"] as? [String: Any])?["pulled"] as? Int) == 20)
+
         // Prefetching one model hydrates its other 20 versions less the one already read.
         let hydrate = try await member.run(["datastore", "hydrate", "m3", "--json"]).json()
         #expect(hydrate["checked"] as? Int == 20)

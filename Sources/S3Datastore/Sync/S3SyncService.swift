@@ -114,8 +114,12 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         let state = sidecar.loadPartition(partition)
         if let knownETag, knownETag == state.etag { return 0 }
         switch try await client.get(remote.partitionKey(partition), ifNoneMatch: state.etag) {
-        case .notModified, .notFound:
+        case .notFound:
             return 0
+        case .notModified:
+            // Unchanged remotely; a full pull still completes content a lazy pull skipped.
+            guard !lazy, let index = state.index, hasMissingContent(index) else { return 0 }
+            return try await apply(index, etag: state.etag, to: partition, state: state, lazy: false)
         case .found(let response):
             let index = try PartitionIndex.decode(response.body, expected: partition)
             return try await apply(index, etag: response.etag, to: partition, state: state, lazy: lazy)
@@ -145,6 +149,11 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
             $0.knownMetaETag = response.etag
         }
         return pulled
+    }
+
+    /// Whether a live entry of `index` has no local file (content a lazy pull skipped).
+    func hasMissingContent(_ index: PartitionIndex) -> Bool {
+        index.entries.contains { path, entry in !entry.isDeleted && LocalFile.stat(cache.absolute(path)) == nil }
     }
 
     /// Brings the cache in line with `index`: downloads changed files (hash-verified,
@@ -178,6 +187,8 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
                     logger.warning("keeping an unpushed local change over the remote's", metadata: ["path": "\(path)"])
                     continue
                 }
+            } else if unpushed.contains(path) {
+                continue  // deleted locally, deletion not pushed yet: do not bring it back
             }
             if lazy && path.hasSuffix("/raw") && path.hasPrefix("data/") {
                 try AtomicFile.makeDirectories((absolute as NSString).deletingLastPathComponent)
