@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A small S3 client: signed GET/HEAD/PUT/DELETE and `ListObjectsV2`, with
 /// conditional headers, typed errors, per-request timeouts, retries with jittered
@@ -11,7 +12,7 @@ public final class S3Client: Sendable {
     public let configuration: S3ClientConfiguration
     /// Requests and bytes made through this client.
     public let accounting: RequestAccounting
-    private let credentials: S3Credentials
+    private let credentials: CredentialSource
     private let http: HTTPClient
     private let logger: Logger
     private let now: @Sendable () -> Date
@@ -47,13 +48,25 @@ public final class S3Client: Sendable {
         case ifAbsent
     }
 
-    public init(
+    public convenience init(
         configuration: S3ClientConfiguration, credentials: S3Credentials, accounting: RequestAccounting = RequestAccounting(),
         httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() }),
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.init(
+            configuration: configuration, resolveCredentials: { credentials }, accounting: accounting, httpClient: httpClient, logger: logger,
+            now: now)
+    }
+
+    /// A client that resolves its credentials at the first request (so commands that make
+    /// no request never need them), and keeps them.
+    public init(
+        configuration: S3ClientConfiguration, resolveCredentials: @escaping @Sendable () throws -> S3Credentials,
+        accounting: RequestAccounting = RequestAccounting(), httpClient: HTTPClient = .shared,
+        logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() }), now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.configuration = configuration
-        self.credentials = credentials
+        self.credentials = CredentialSource(resolve: resolveCredentials)
         self.accounting = accounting
         self.http = httpClient
         self.logger = logger
@@ -160,6 +173,7 @@ public final class S3Client: Sendable {
         var signedHeaders: [(String, String)] = [
             ("host", address.host), ("x-amz-date", SigV4Signer.amzDate(now())), ("x-amz-content-sha256", payload.headerValue),
         ]
+        let credentials = try self.credentials.get()
         if let token = credentials.sessionToken { signedHeaders.append(("x-amz-security-token", token)) }
         signedHeaders += extra
         let signer = SigV4Signer(accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, region: configuration.region)
@@ -217,6 +231,21 @@ public final class S3Client: Sendable {
         default: code = .invalidResponse
         }
         return S3Error(code, status: response.status, message: "HTTP \(response.status) without an error document", operation: operation)
+    }
+}
+
+/// Credentials resolved once, on first use.
+final class CredentialSource: Sendable {
+    private let resolve: @Sendable () throws -> S3Credentials
+    private let cached = Mutex<S3Credentials?>(nil)
+
+    init(resolve: @escaping @Sendable () throws -> S3Credentials) { self.resolve = resolve }
+
+    func get() throws -> S3Credentials {
+        if let credentials = cached.withLock({ $0 }) { return credentials }
+        let credentials = try resolve()
+        cached.withLock { $0 = credentials }
+        return credentials
     }
 }
 

@@ -132,6 +132,11 @@ struct S3CLITests {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
 
+        // Read-only commands make no request, so they work without credentials (offline).
+        let offline = try await a.run(
+            ["data", "list", "--json"], environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"])
+        #expect(offline.status == 0, "\(offline.stderr)")
+
         let again = try await a.run(["datastore", "sync", "--push", "--json"])
         #expect(again.status == 0, "\(again.stderr)")
         let (_, entries) = try await team.verifyConsistency()

@@ -19,6 +19,14 @@ public struct S3Provider: DatastoreProvider {
     private let logger: Logger
 
     public init(settings: S3DatastoreConfig, credentials: S3Credentials, cacheRoot: String, hydration: HydrationStrategy, logger: Logger) {
+        self.init(settings: settings, resolveCredentials: { credentials }, cacheRoot: cacheRoot, hydration: hydration, logger: logger)
+    }
+
+    /// A provider whose credentials are resolved at the first request.
+    public init(
+        settings: S3DatastoreConfig, resolveCredentials: @escaping @Sendable () throws -> S3Credentials, cacheRoot: String,
+        hydration: HydrationStrategy, logger: Logger
+    ) {
         self.settings = settings
         remote = RemoteLayout(prefix: settings.prefix)
         self.cacheRoot = cacheRoot
@@ -27,8 +35,8 @@ public struct S3Provider: DatastoreProvider {
         let configuration = S3ClientConfiguration(
             bucket: settings.bucket, region: settings.region, endpoint: settings.endpoint, forcePathStyle: settings.forcePathStyle,
             requestTimeout: .milliseconds(settings.requestTimeoutMs))
-        client = S3Client(configuration: configuration, credentials: credentials, logger: logger)
-        syncClient = S3Client(configuration: configuration, credentials: credentials, logger: logger)
+        client = S3Client(configuration: configuration, resolveCredentials: resolveCredentials, logger: logger)
+        syncClient = S3Client(configuration: configuration, resolveCredentials: resolveCredentials, logger: logger)
     }
 
     /// Registers `s3` in `registry`.
@@ -42,14 +50,12 @@ public struct S3Provider: DatastoreProvider {
             } catch let error as S3SyncError {
                 throw SwampError(.invalidConfig, error.message)
             }
-            let credentials: S3Credentials
-            do {
-                credentials = try S3Credentials.resolve(environment: environment.variables)
-            } catch let error as S3Error {
-                throw SwampError(.invalidConfig, error.message, hint: "the s3 datastore needs credentials")
-            }
+            // Credentials are needed only by commands that talk to the bucket: resolve them then.
+            let variables = environment.variables
             let cache = cachePath(spec: spec, environment: environment)
-            return S3Provider(settings: settings, credentials: credentials, cacheRoot: cache, hydration: spec.hydrationStrategy, logger: logger)
+            return S3Provider(
+                settings: settings, resolveCredentials: { try S3Credentials.resolve(environment: variables) }, cacheRoot: cache,
+                hydration: spec.hydrationStrategy, logger: logger)
         }
     }
 

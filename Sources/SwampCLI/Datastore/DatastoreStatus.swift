@@ -44,6 +44,9 @@ struct DatastoreStatus: SwampCommand {
         output.line("catalog:   \(counts.models) model(s), \(counts.items) item(s), \(counts.versions) version(s)")
         output.line("locks:     \(locks.isEmpty ? "none held" : "\(locks.count) held (see 'swamp datastore lock status')")")
         if workspace.syncService == nil { output.line("sync:      local datastore, nothing to sync") }
-        if !health.healthy { throw ExitCode(1) }
+        if !health.healthy {
+            output.note("error: the datastore is not healthy: \(health.message)")
+            throw ExitCode(1)
+        }
     }
 }
