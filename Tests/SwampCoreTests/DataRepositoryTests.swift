@@ -119,5 +119,7 @@ import Testing
                 "\(base)/1/metadata.yaml", "\(base)/1/raw", "\(base)/2/metadata.yaml", "\(base)/2/raw",
             ])
         #expect(try harness.repository.catalog.versions(modelId: model.id, name: "result").map(\.version) == [3, 4])
+        #expect(throws: SwampError.self) { try harness.repository.collectGarbage(keep: 0) }
+        #expect(try harness.repository.existingVersions(model.ref, "result") == [3, 4])
     }
 }

@@ -171,7 +171,9 @@ public final class DataRepository: Sendable {
     /// Deletes all but the newest `keep` versions of every data item (the latest is always kept).
     /// Each deleted file is marked dirty first, so a remote sync deletes it too.
     public func collectGarbage(keep: Int) throws -> GarbageReport {
-        precondition(keep >= 1, "keep must be at least 1")
+        guard keep >= 1 else {
+            throw SwampError(.invalidArgument, "garbage collection must keep at least 1 version of each item, not \(keep)")
+        }
         var report = GarbageReport()
         for item in try catalog.latestItems() {
             let ref = ModelRef(modelType: item.modelType, modelId: item.modelId)
