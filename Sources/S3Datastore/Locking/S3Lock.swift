@@ -40,9 +40,7 @@ public final class S3Lock: DistributedLock {
         var wait = LockWait(options: options)
         var lastHolder: LockInfo?
         while true {
-            let info = LockInfo(
-                holder: options.holder, hostname: ProcessInfo.processInfo.hostName, pid: ProcessInfo.processInfo.processIdentifier,
-                acquiredAt: Date(), ttlMs: options.ttlMilliseconds, nonce: UUID().uuidString.lowercased())
+            let info = LockInfo.forThisProcess(options: options, now: Date())
             do {
                 let response = try await client.put(objectKey, data: try Self.encode(info), contentType: "application/json", condition: .ifAbsent)
                 startHeartbeat(info, etag: response.etag)

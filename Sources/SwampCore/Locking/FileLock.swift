@@ -50,9 +50,7 @@ public final class FileLock: DistributedLock {
         var wait = LockWait(options: options)
         var lastHolder: LockInfo?
         while true {
-            let info = LockInfo(
-                holder: options.holder, hostname: ProcessIdentity.hostname, pid: ProcessIdentity.pid,
-                acquiredAt: now(), ttlMs: options.ttlMilliseconds, nonce: ProcessIdentity.nonce())
+            let info = LockInfo.forThisProcess(options: options, now: now())
             if try AtomicFile.createExclusively(try Self.encode(info), at: path) {
                 startHeartbeat(info)
                 return

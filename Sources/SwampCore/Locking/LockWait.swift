@@ -60,6 +60,15 @@ public enum LockMessages {
     }
 }
 
+extension LockInfo {
+    /// A fresh lock record for this process: holder from `options`, a new nonce, acquired `now`.
+    public static func forThisProcess(options: LockOptions, now: Date) -> LockInfo {
+        LockInfo(
+            holder: options.holder, hostname: ProcessIdentity.hostname, pid: ProcessIdentity.pid, acquiredAt: now,
+            ttlMs: options.ttlMilliseconds, nonce: ProcessIdentity.nonce())
+    }
+}
+
 /// Facts about this process recorded in ``LockInfo``.
 enum ProcessIdentity {
     static let hostname: String = ProcessInfo.processInfo.hostName
