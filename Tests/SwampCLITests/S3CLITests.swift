@@ -179,6 +179,26 @@ struct S3CLITests {
         #expect(missing.stderr.contains("credentials"))
     }
 
+    /// On a terminal, long transfers show progress (`script` gives the process a pseudo-terminal);
+    /// piped, they print none.
+    @Test func setupShowsTransferProgressOnATerminalOnly() async throws {
+        let team = Team()
+        defer { team.remove() }
+        try await team.client.createBucket()
+        let a = team.cli("a")
+        try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
+        _ = try await a.run(["repo", "init"])
+        _ = try await a.run(["model", "create", "command/shell", "p", "--set", "run=echo p"])
+        for _ in 0..<3 { _ = try await a.run(["model", "method", "run", "p", "execute"]) }
+        let command = ([CLI.binary, "datastore", "setup", "s3", "--config", team.configJSON, "--repo-dir", a.repo])
+            .map { "'\($0.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: " ")
+        let onTerminal = try await CLI.exec(["-qec", command, "/dev/null"], environment: a.environment, cwd: a.repo, executable: "/usr/bin/script")
+        #expect(onTerminal.status == 0, "\(onTerminal.text)")
+        #expect(onTerminal.text.contains("push: 10/10 files"), "\(onTerminal.text)")  // 3 × (metadata, raw, output) + latest
+        let piped = try await team.cli("a").run(["datastore", "sync", "--push"])
+        #expect(!piped.stderr.contains("files\r") && !piped.stderr.contains("push: "))
+    }
+
     static func runs(_ cli: CLI, model: String, count: Int) async throws -> [Int32] {
         var statuses: [Int32] = []
         for _ in 0..<count {
