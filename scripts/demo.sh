@@ -7,7 +7,7 @@ swift build -c "${SWAMP_BUILD_CONFIGURATION:-debug}" >&2
 swamp="$(swift build -c "${SWAMP_BUILD_CONFIGURATION:-debug}" --show-bin-path)/swamp"
 repo=$(mktemp -d "${TMPDIR:-/tmp}/swamp-demo.XXXXXX")
 trap 'rm -rf "$repo"' EXIT
-run() { echo "\$ swamp $*"; "$swamp" "$@" --repo-dir "$repo"; echo; }
+run() { echo "\$ swamp $(printf '%q ' "$@")"; "$swamp" "$@" --repo-dir "$repo"; echo; }
 
 run repo init
 run model create command/shell greeting --set run='echo "hello from $SWAMP_MODEL_NAME"'
