@@ -94,9 +94,7 @@ public final class S3Lock: DistributedLock {
         if let decoded = try? JSONDecoder.lock.decode(LockInfo.self, from: response.body) {
             info = decoded
         } else {
-            info = LockInfo(
-                holder: "unreadable lock object", hostname: "unknown", pid: 0, acquiredAt: Date(), ttlMs: options.ttlMilliseconds,
-                nonce: "corrupt-\(ContentHash.sha256(response.body).prefix(16))")
+            info = LockInfo.unreadable(response.body, holder: "unreadable lock object", modified: Date(), options: options)
         }
         if let serverNow = response.serverDate, let modified = response.lastModified {
             info.acquiredAt = Date().addingTimeInterval(-max(0, serverNow.timeIntervalSince(modified)))

@@ -94,9 +94,7 @@ public final class FileLock: DistributedLock {
         if let info = try? JSONDecoder.lock.decode(LockInfo.self, from: data) { return info }
         // Unreadable (e.g. edited by hand): describe it so that it can be released by nonce and expires by mtime.
         let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date(timeIntervalSince1970: 0)
-        return LockInfo(
-            holder: "unreadable lock file", hostname: "unknown", pid: 0, acquiredAt: modified,
-            ttlMs: options.ttlMilliseconds, nonce: "corrupt-\(ContentHash.sha256(data).prefix(16))")
+        return LockInfo.unreadable(data, holder: "unreadable lock file", modified: modified, options: options)
     }
 
     public func forceRelease(expectedNonce: String) async throws -> Bool {
@@ -110,7 +108,7 @@ public final class FileLock: DistributedLock {
         }
         defer { unlink(aside) }
         let moved = (try? Data(contentsOf: URL(fileURLWithPath: aside))).flatMap { try? JSONDecoder.lock.decode(LockInfo.self, from: $0) }
-        if moved?.nonce == expectedNonce || expectedNonce.hasPrefix("corrupt-") && moved == nil {
+        if moved?.nonce == expectedNonce || LockInfo.isUnreadableNonce(expectedNonce) && moved == nil {
             return true
         }
         // Someone else's fresh lock: put it back unless yet another holder appeared.

@@ -69,6 +69,21 @@ extension LockInfo {
     }
 }
 
+extension LockInfo {
+    /// A record standing in for a lock whose stored bytes cannot be decoded (e.g. edited by
+    /// hand): its nonce is derived from those bytes, so `forceRelease` can still name it.
+    public static func unreadable(_ data: Data, holder: String, modified: Date, options: LockOptions) -> LockInfo {
+        LockInfo(
+            holder: holder, hostname: "unknown", pid: 0, acquiredAt: modified, ttlMs: options.ttlMilliseconds,
+            nonce: "\(unreadablePrefix)\(ContentHash.sha256(data).prefix(16))")
+    }
+
+    static let unreadablePrefix = "corrupt-"
+
+    /// Whether a nonce names an unreadable lock record (see ``unreadable(_:holder:modified:options:)``).
+    public static func isUnreadableNonce(_ nonce: String) -> Bool { nonce.hasPrefix(unreadablePrefix) }
+}
+
 /// Facts about this process recorded in ``LockInfo``.
 enum ProcessIdentity {
     static let hostname: String = ProcessInfo.processInfo.hostName
