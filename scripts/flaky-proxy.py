@@ -2,10 +2,13 @@
 """A fault-injecting HTTP proxy for swamp's tests, in front of the S3 test server.
 
 Usage: flaky-proxy.py --upstream http://127.0.0.1:PORT --info-file PATH
-                      [--fail-every N] [--reset-every M] [--always-fail]
-Every Nth request gets `503 SlowDown` (S3's throttling error) without reaching the
-upstream; every Mth has its connection closed before any response; with --always-fail
-every request gets `500 InternalError`. Writes "port=N" to the info file once listening.
+                      [--fail-first] [--reset-second] [--always-fail]
+With --fail-first, the first attempt of every distinct request (method, path and query)
+gets `503 SlowDown` (S3's throttling error) without reaching the upstream; with
+--reset-second, its second attempt has the connection closed before any response; with
+--always-fail every request gets `500 InternalError`. Faults are tied to each request's
+attempts, not to a shared counter, so a client with enough retries always gets through.
+Writes "port=N" to the info file once listening.
 """
 import argparse
 import http.client
@@ -22,12 +25,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--info-file", required=True)
-    parser.add_argument("--fail-every", type=int, default=0)
-    parser.add_argument("--reset-every", type=int, default=0)
+    parser.add_argument("--fail-first", action="store_true")
+    parser.add_argument("--reset-second", action="store_true")
     parser.add_argument("--always-fail", action="store_true")
     args = parser.parse_args()
     upstream = urlsplit(args.upstream)
-    counter = {"n": 0}
+    attempts = {}
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -46,17 +49,18 @@ def main() -> None:
         def _handle(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            key = (self.command, self.path, self.headers.get("If-None-Match"), self.headers.get("If-Match"))
             with lock:
-                counter["n"] += 1
-                n = counter["n"]
+                attempts[key] = attempts.get(key, 0) + 1
+                attempt = attempts[key]
             if args.always_fail:
                 return self._error(500, INTERNAL)
-            if args.reset_every and n % args.reset_every == 0:
+            if args.fail_first and attempt == 1:
+                return self._error(503, SLOW_DOWN)
+            if args.reset_second and attempt == 2:
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
-            if args.fail_every and n % args.fail_every == 0:
-                return self._error(503, SLOW_DOWN)
             connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
             connection.request(self.command, self.path, body=body, headers=headers)
