@@ -29,6 +29,8 @@ public final class S3Client: Sendable {
         public var serverDate: Date? { headers["date"].flatMap(HTTPDate.parse) }
         /// `Last-Modified` of the object.
         public var lastModified: Date? { headers["last-modified"].flatMap(HTTPDate.parse) }
+        /// A user metadata value the object was written with (`x-amz-meta-{name}`).
+        public func userMetadata(_ name: String) -> String? { headers["x-amz-meta-\(name.lowercased())"] }
     }
 
     /// What a GET found.
@@ -95,16 +97,19 @@ public final class S3Client: Sendable {
 
     /// PUTs an object under `condition` and returns the response (its ETag).
     /// - Throws: ``S3Error`` with code `preconditionFailed` when the condition does not hold.
+    /// - Parameter metadata: user metadata, sent as `x-amz-meta-{name}` headers (names lower-case ASCII).
     @discardableResult
-    public func put(_ key: String, data: Data, contentType: String = "application/octet-stream", condition: Condition = .none)
-        async throws -> Response
-    {
+    public func put(
+        _ key: String, data: Data, contentType: String = "application/octet-stream", condition: Condition = .none,
+        metadata: [String: String] = [:]
+    ) async throws -> Response {
         var headers: [(String, String)] = [("Content-Type", contentType)]
         switch condition {
         case .none: break
         case .ifMatch(let etag): headers.append(("If-Match", etag))
         case .ifAbsent: headers.append(("If-None-Match", "*"))
         }
+        for (name, value) in metadata.sorted(by: { $0.key < $1.key }) { headers.append(("x-amz-meta-\(name)", value)) }
         return try await send("PUT", key: key, headers: headers, body: data, accept: [200])
     }
 

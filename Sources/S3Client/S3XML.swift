@@ -58,6 +58,7 @@ enum S3XML {
             case "ListBucketResult/Contents/Key": current.key = text
             case "ListBucketResult/Contents/Size": current.size = Int64(text) ?? 0
             case "ListBucketResult/Contents/ETag": current.etag = text
+            case "ListBucketResult/Contents/LastModified": current.lastModified = ISO8601Timestamp.parse(text)
             case "ListBucketResult/Contents":
                 objects.append(current)
                 current = S3ObjectSummary(key: "", size: 0, etag: "")
@@ -76,4 +77,21 @@ public struct S3ObjectSummary: Sendable, Equatable {
     public var size: Int64
     /// The ETag as S3 returned it (with quotes).
     public var etag: String
+    /// When the object was written, by the server's clock.
+    public var lastModified: Date?
+
+    public init(key: String, size: Int64, etag: String, lastModified: Date? = nil) {
+        self.key = key
+        self.size = size
+        self.etag = etag
+        self.lastModified = lastModified
+    }
+}
+
+/// The ISO-8601 timestamps of S3 listings (`2026-11-26T14:01:02.000Z`).
+enum ISO8601Timestamp {
+    static func parse(_ text: String) -> Date? {
+        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
+        return try? Date.ISO8601FormatStyle().parse(text)
+    }
 }

@@ -17,6 +17,14 @@ public struct S3SyncError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalidConfig = Code("invalid_config")
         /// The operation's deadline passed.
         public static let timeout = Code("sync_timeout")
+        /// The index lists an object the bucket does not hold.
+        public static let objectMissing = Code("object_missing")
+        /// A version was collected (garbage) on the remote after this cache last pulled.
+        public static let collected = Code("collected")
+        /// Content the operation needs cannot be read from the remote.
+        public static let contentUnavailable = Code("content_unavailable")
+        /// A local file changed or vanished while it was being pushed.
+        public static let localFileChanged = Code("local_file_changed")
     }
 
     public let code: Code

@@ -16,7 +16,8 @@ struct S3SyncServiceTests {
         let model = Models.make("m")
         let written = try a.repository.writeVersion(of: model, name: "result", content: Data("one".utf8))
         let first = try await a.measure { _ = try await a.push([model]) }
-        #expect(first.pushed == 3)  // metadata.yaml, raw, latest
+        #expect(first.pushed == 2)  // metadata.yaml, raw (`latest` is derived, never pushed)
+        #expect(first.requests == ["GET": 1, "PUT": 4])  // no meta yet; the two files, the meta, the partition
 
         let noopPush = try await a.measure { _ = try await a.pushAll() }
         #expect(noopPush.totalRequests == 0)
@@ -29,14 +30,22 @@ struct S3SyncServiceTests {
         let scopedPull = try await a.measure { _ = try await a.pull([model]) }
         #expect(scopedPull.requests == ["GET": 1])
 
-        let raw = DatastoreLayout.rawRel(model.ref, "result", written.version)
-        try a.rewrite(raw, Data("two".utf8))
+        // A file outside the immutable layout, rewritten: the file, the meta, the partition.
+        let state = "\(DatastoreLayout.modelDataRel(model.ref))/state.json"
+        try a.rewrite(state, Data("two".utf8))
         let onePush = try await a.measure { _ = try await a.push([model]) }
-        #expect(onePush.requests == ["PUT": 3])  // the file, its partition, the meta
+        #expect(onePush.requests == ["PUT": 3])
         #expect(onePush.pushed == 1)
         // The push sat directly on the pulled state, so the fingerprint moved with it.
         let afterPush = try await a.measure { _ = try await a.pullAll() }
         #expect(afterPush.requests == ["GET": 1])
+
+        // A new version: its two files (created, never overwritten), the meta, the partition.
+        try a.repository.writeVersion(of: model, name: "result", content: Data("three".utf8))
+        let newVersion = try await a.measure { _ = try await a.push([model]) }
+        #expect(newVersion.requests == ["PUT": 4])
+        #expect(newVersion.pushed == 2)
+        _ = written
     }
 
     @Test func scopedSyncCostsTheSameWithFiveOrFiveHundredModels() async throws {
@@ -52,7 +61,7 @@ struct S3SyncServiceTests {
             _ = try await a.pushAll()
             let target = models[size / 2]
             let pull = try await a.measure { _ = try await a.pull([target]) }
-            try a.rewrite(DatastoreLayout.rawRel(target.ref, "result", 1), Data("changed".utf8))
+            try a.repository.writeVersion(of: target, name: "result", content: Data("changed".utf8))
             let push = try await a.measure { _ = try await a.push([target]) }
             costs[size] = (pull, push)
         }
@@ -61,25 +70,50 @@ struct S3SyncServiceTests {
         #expect(small.pull.requests == large.pull.requests)
         #expect(small.push.requests == large.push.requests)
         #expect(large.pull.totalRequests == 1)
-        #expect(large.push.totalRequests == 3)
+        #expect(large.push.totalRequests == 4)  // metadata.yaml, raw, the meta, the partition
     }
 
+    /// A file outside the immutable layout (last writer wins) rewritten with the same size
+    /// reaches the other cache: hashes, not sizes, decide.
     @Test func anEqualSizeRewriteReachesTheOtherCache() async throws {
         let bucket = try await S3Bucket.make()
         defer { bucket.directory.remove() }
         let a = try bucket.cache("a")
         let b = try bucket.cache("b")
         let model = Models.make("m")
-        try a.repository.writeVersion(of: model, name: "result", content: Data("aaaa".utf8))
+        let state = "\(DatastoreLayout.modelDataRel(model.ref))/state.json"
+        try a.rewrite(state, Data("aaaa".utf8))
         _ = try await a.push([model])
         _ = try await b.pull([model])
-        let raw = DatastoreLayout.rawRel(model.ref, "result", 1)
-        #expect(b.read(raw) == Data("aaaa".utf8))
-        try a.rewrite(raw, Data("bbbb".utf8))
+        #expect(b.read(state) == Data("aaaa".utf8))
+        try a.rewrite(state, Data("bbbb".utf8))
         _ = try await a.push([model])
         let pulled = try await b.measure { _ = try await b.pull([model]) }
         #expect(pulled.pulled == 1)
-        #expect(b.read(raw) == Data("bbbb".utf8))
+        #expect(b.read(state) == Data("bbbb".utf8))
+    }
+
+    /// A committed version is immutable: a local rewrite of it is not pushed, and the next
+    /// pull that applies the partition puts the committed bytes back.
+    @Test func aLocalRewriteOfACommittedVersionIsNeverPushed() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let model = Models.make("m")
+        try a.repository.writeVersion(of: model, name: "result", content: Data("aaaa".utf8))
+        _ = try await a.push([model])
+        let raw = DatastoreLayout.rawRel(model.ref, "result", 1)
+        try a.rewrite(raw, Data("bbbb".utf8))
+        let push = try await a.measure { _ = try await a.push([model]) }
+        #expect(push.totalRequests == 0)
+        guard case .found(let object) = try await bucket.client().get(raw) else {
+            Issue.record("the committed object is gone")
+            return
+        }
+        #expect(object.body == Data("aaaa".utf8))
+        let fresh = try bucket.cache("fresh")
+        _ = try await fresh.pull([model])
+        #expect(fresh.read(raw) == Data("aaaa".utf8))
     }
 
     @Test func deletionsPropagateAndAFullPushDoesNotResurrectThem() async throws {
@@ -213,13 +247,21 @@ struct S3SyncServiceTests {
         let raw = DatastoreLayout.rawRel(model.ref, "result", 1)
         try await bucket.client().put(raw, data: Data("tampered".utf8))
         let b = try bucket.cache("b")
+        // A model about to run needs its latest version: the pull says so, after writing nothing wrong.
         do {
             _ = try await b.pull([model])
-            Issue.record("a tampered object was accepted")
+            Issue.record("a tampered latest version was not reported")
         } catch let error as S3SyncError {
-            #expect(error.code == .hashMismatch)
+            #expect(error.code == .contentUnavailable)
         }
         #expect(b.read(raw) == nil)
+        #expect(b.read(DatastoreLayout.metadataRel(model.ref, "result", 1)) != nil)
+        // An unscoped pull skips the entry (named in a warning), applies the rest, and succeeds.
+        let c = try bucket.cache("c")
+        let pull = try await c.measure { _ = try await c.pullAll() }
+        #expect(pull.skipped == 1)
+        #expect(c.read(raw) == nil)
+        #expect(c.read(DatastoreLayout.metadataRel(model.ref, "result", 1)) != nil)
     }
 
     @Test func objectsAreReadableByTheAWSCLIByteForByte() async throws {

@@ -91,7 +91,7 @@ import Testing
 
         let session = try await harness.coordinator.acquireModelLocks([a, b])
         #expect(session.synced)
-        let pushed = try await session.flush()
+        let pushed = try await session.flush().pushed
         #expect(pushed == 0)
         #expect(sync.recorder.transfers == [.pull(nil), .push(nil)])
         #expect(sync.recorder.capabilityQueries == 1)

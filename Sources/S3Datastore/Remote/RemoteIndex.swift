@@ -42,6 +42,9 @@ public struct PartitionIndex: Codable, Hashable, Sendable {
         guard index.format == 1 else {
             throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' has format \(index.format); this swamp reads format 1")
         }
+        guard (0...MetaIndex.maximumSeq).contains(index.seq) else {
+            throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' has a commit number out of range")
+        }
         guard index.partition == expected.name else {
             throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' claims to be '\(index.partition)'")
         }
@@ -56,7 +59,7 @@ public struct PartitionIndex: Codable, Hashable, Sendable {
                 throw S3SyncError(
                     .hostilePath, "the remote index partition '\(expected)' lists '\(PathRules.printable(path))', which belongs to another partition")
             }
-            guard entry.isDeleted || (entry.sha256.count == 64 && entry.size >= 0) else {
+            guard (0...MetaIndex.maximumSeq).contains(entry.seq), entry.isDeleted || (Self.isSHA256(entry.sha256) && entry.size >= 0) else {
                 throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' has a malformed entry for '\(PathRules.printable(path))'")
             }
         }
@@ -67,6 +70,11 @@ public struct PartitionIndex: Codable, Hashable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)
+    }
+
+    /// Whether `text` is 64 lower-case hex digits.
+    static func isSHA256(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 }
 
@@ -91,8 +99,14 @@ public struct MetaIndex: Codable, Hashable, Sendable {
         self.recent = recent
     }
 
+    /// The highest commit sequence this format allows (well inside every integer type involved).
+    static let maximumSeq = 1 << 53
+
     /// The next commit, touching `partitions`.
-    func committing(_ partitions: [PartitionID]) -> MetaIndex {
+    func committing(_ partitions: [PartitionID]) throws -> MetaIndex {
+        guard seq < Self.maximumSeq else {
+            throw S3SyncError(.corruptIndex, "the remote _swamp/meta.json is at commit \(seq), the highest this format allows; nothing was committed")
+        }
         var next = self
         next.seq += 1
         next.recent.append(Commit(seq: next.seq, partitions: partitions.map(\.name).sorted()))
@@ -100,18 +114,28 @@ public struct MetaIndex: Codable, Hashable, Sendable {
         return next
     }
 
-    /// The partitions changed after `seq`, or `nil` when the ring no longer reaches back that far.
-    func partitionsChanged(after seq: Int) -> [PartitionID]? {
+    /// The commits announced after `seq`, oldest first, or `nil` when the ring no longer reaches back that far.
+    func commits(after seq: Int) -> [Commit]? {
         if seq >= self.seq { return [] }
         guard let oldest = recent.first?.seq, oldest <= seq + 1 else { return nil }
-        return Array(Set(recent.filter { $0.seq > seq }.flatMap(\.partitions))).sorted().map(PartitionID.init)
+        return recent.filter { $0.seq > seq }
+    }
+
+    /// The partitions changed after `seq`, or `nil` when the ring no longer reaches back that far.
+    func partitionsChanged(after seq: Int) -> [PartitionID]? {
+        commits(after: seq).map { Array(Set($0.flatMap(\.partitions))).sorted().map(PartitionID.init) }
     }
 
     static func decode(_ data: Data) throws -> MetaIndex {
         do {
             let meta = try JSONDecoder().decode(MetaIndex.self, from: data)
-            guard meta.format == 1, meta.seq >= 0 else {
+            guard meta.format == 1 else {
                 throw S3SyncError(.corruptIndex, "the remote _swamp/meta.json has format \(meta.format); this swamp reads format 1")
+            }
+            guard (0...maximumSeq).contains(meta.seq), meta.recent.count <= ringSize * 4,
+                meta.recent.allSatisfy({ (1...meta.seq).contains($0.seq) && $0.partitions.count <= 100_000 })
+            else {
+                throw S3SyncError(.corruptIndex, "the remote _swamp/meta.json holds commit numbers out of range; nothing was changed locally")
             }
             return meta
         } catch let error as S3SyncError {

@@ -14,14 +14,27 @@ public struct PartitionID: Hashable, Sendable, Comparable, Codable, CustomString
     public static func model(_ ref: ModelRef) -> PartitionID { PartitionID("models/\(ref.modelType)/\(ref.modelId)") }
 
     /// The partition a cache-relative path belongs to: under `data/` or `outputs/`, the
-    /// first UUID segment ends the model type; everything else is shared.
+    /// first model-id segment (a lower-case UUID) ends the model type; everything else is shared.
     public static func of(_ relPath: String) -> PartitionID {
         let segments = relPath.split(separator: "/")
         guard segments.count >= 3, segments[0] == "data" || segments[0] == "outputs" else { return .shared }
-        for index in 2..<segments.count where UUID(uuidString: String(segments[index])) != nil {
-            return PartitionID("models/\(segments[1..<index].joined(separator: "/"))/\(segments[index].lowercased())")
+        for index in 2..<segments.count where DatastorePath.isModelId(String(segments[index])) {
+            return PartitionID("models/\(segments[1..<index].joined(separator: "/"))/\(segments[index])")
         }
         return .shared
+    }
+
+    /// `name` if it is a partition name this layout produces — `shared`, or `models/{type}/{id}`
+    /// with safe type segments and a lower-case UUID id — else `nil` (names read from the remote
+    /// are untrusted).
+    public static func validated(_ name: String) -> PartitionID? {
+        if name == shared.name { return .shared }
+        guard name.hasPrefix("models/"), name.utf8.count <= 512, let segments = try? PathRules.validateRelativePath(name), segments.count >= 3,
+            let id = segments.last, DatastorePath.isModelId(String(id)),
+            !segments.contains(where: { $0.hasPrefix(".") || $0.contains("~") }),
+            !segments.dropFirst().dropLast().contains(where: { DatastorePath.isModelId(String($0)) })
+        else { return nil }
+        return PartitionID(name)
     }
 
     /// A file-name-safe form, for local sidecar files.
@@ -55,7 +68,7 @@ public struct RemoteLayout: Sendable, Equatable {
     /// The partition a listed index key names, or `nil` for anything else.
     public func partition(fromKey objectKey: String) -> PartitionID? {
         guard objectKey.hasPrefix(indexPrefix), objectKey.hasSuffix(".json") else { return nil }
-        return PartitionID(String(objectKey.dropFirst(indexPrefix.count).dropLast(".json".count)))
+        return PartitionID.validated(String(objectKey.dropFirst(indexPrefix.count).dropLast(".json".count)))
     }
 
     public var locksPrefix: String { key("_swamp/locks/") }

@@ -33,6 +33,9 @@ final class SyncSidecar: Sendable {
         /// The last meta object seen or written, with its ETag (for `If-Match` writes).
         var knownMetaETag: String?
         var knownMeta: MetaIndex?
+        /// Commits the meta announced whose partition write this cache has not seen yet
+        /// (partition name → announced seq): checked again by every unscoped pull.
+        var pending: [String: Int]?
     }
 
     struct FileRecord: Codable, Equatable, Sendable {
@@ -49,6 +52,9 @@ final class SyncSidecar: Sendable {
         var index: PartitionIndex?
         /// Local files as of the last sync.
         var files: [String: FileRecord] = [:]
+        /// The index holds entries the cache has not applied (a commit merged a teammate's
+        /// entries, or a download was skipped): the next pull applies it even on a 304.
+        var stale: Bool?
     }
 
     /// Paths marked dirty in one partition, and how much of the log they came from.
@@ -144,15 +150,17 @@ final class SyncSidecar: Sendable {
     func dirtyPartitions() -> [PartitionID] { names(in: "\(directory)/dirty", suffix: ".log") }
 
     /// Forgets the first `length` bytes of a partition's dirty log (what a push processed),
-    /// keeping anything appended since.
-    func clearDirty(_ partition: PartitionID, processedLength length: Int) throws {
+    /// keeping anything appended since and the paths in `keep` (work the push left to its caller).
+    func clearDirty(_ partition: PartitionID, processedLength length: Int, keep: Set<String> = []) throws {
         let path = dirtyPath(partition)
         try withFileLock {
-            guard let data = try AtomicFile.readIfPresent(path) else { return }
-            if data.count <= length {
+            let data = try AtomicFile.readIfPresent(path) ?? Data()
+            let kept = Data(keep.sorted().map { "\($0)\n" }.joined().utf8)
+            let rest = data.count <= length ? Data() : data.subdata(in: length..<data.count)
+            if kept.isEmpty && rest.isEmpty {
                 try AtomicFile.remove(path)
-            } else {
-                try AtomicFile.write(data.subdata(in: length..<data.count), to: path)
+            } else if !(kept.isEmpty && rest.count == data.count) {
+                try AtomicFile.write(kept + rest, to: path)
             }
         }
     }

@@ -11,7 +11,17 @@ extension S3SyncService {
         }
     }
 
-    /// Pushes the dirty state of `scope` (every partition when `nil`).
+    /// Pushes the dirty state of `scope` (every partition when `nil`). See docs/s3-layout.md:
+    ///
+    /// 1. plan each partition from local state (``PushPlan``);
+    /// 2. upload — version files and output records with `If-None-Match: *`, so nothing
+    ///    committed is ever overwritten (a `412` whose object holds our bytes is ours);
+    /// 3. check the caller's locks (``CommitFence``), announce the commit in `meta.json`,
+    ///    then write each partition with `If-Match` — on `412`, re-read, re-check the locks,
+    ///    and merge only what does not collide;
+    /// 4. record, then delete the objects of what is now tombstoned;
+    /// 5. throw ``SyncConflict`` for the work the caller must resolve (renumber, rename,
+    ///    complete), which stays marked dirty.
     func push(scope: Set<PartitionID>?) async throws -> Int {
         let bulk = sidecar.isBulk
         var partitions = scope ?? Set(sidecar.dirtyPartitions())
@@ -23,51 +33,72 @@ extension S3SyncService {
         for partition in partitions.sorted() {
             if let plan = try plan(partition, walk: bulk) { plans.append(plan) }
         }
-        let remoteChanges = plans.filter(\.changesRemote)
-        if remoteChanges.isEmpty {
-            // Nothing to tell the remote: zero requests. Record what was learnt locally.
-            for plan in plans { try record(plan, etag: plan.state.etag, index: plan.state.index) }
-            if scope == nil && bulk { try sidecar.clearBulk() }
-            return 0
+        for path in plans.flatMap(\.modifiedAfterCommit) {
+            logger.warning(
+                "not pushing a local change to a committed file (committed versions are immutable); the next pull restores it",
+                metadata: ["path": "\(path)"])
         }
+        var conflict = plans.reduce(SyncConflict()) { $0 + $1.conflict }
+        let fence = CommitFence.current
 
-        // 1. Transfer: uploads and deletes, in one bounded sliding window.
-        enum Transfer: Sendable {
-            case upload(String, String)
-            case delete(String)
+        // 1. Uploads, in one bounded sliding window.
+        let uploads = plans.flatMap(\.uploads)
+        let results = try await transfer(uploads, phase: "push", limit: settings.pushConcurrency) { upload -> (PushPlan.Upload, UploadResult) in
+            if let lost = fence?.lostError() { throw lost }
+            return (upload, try await self.upload(upload))
         }
-        let transfers =
-            remoteChanges.flatMap { plan in plan.uploads.map { Transfer.upload($0.path, $0.sha256) } }
-            + remoteChanges.flatMap { plan in plan.deletes.map(Transfer.delete) }
-        let uploaded = try await transfer(transfers, phase: "push", limit: settings.pushConcurrency) {
-            transfer -> (String, SyncSidecar.FileRecord?) in
-            switch transfer {
-            case .upload(let path, let planned):
-                return (path, try await self.upload(path, planned: planned))
-            case .delete(let path):
-                try await self.client.delete(self.remote.objectKey(path))
-                return (path, nil)
+        var uploaded: [String: SyncSidecar.FileRecord] = [:]
+        var taken: Set<String> = []
+        for (upload, result) in results {
+            switch result {
+            case .uploaded(let record): uploaded[upload.path] = record
+            case .taken: taken.insert(upload.unit)
             }
         }
-        var uploadedRecords: [String: SyncSidecar.FileRecord] = [:]
-        for case (let path, let record?) in uploaded { uploadedRecords[path] = record }
-
-        // 2. Commit each touched partition (If-Match / If-None-Match: *), then the meta.
-        let seq = (sidecar.loadState().knownMeta?.seq ?? 0) + 1
-        var committed: [(PushPlan, String?, PartitionIndex)] = []
-        for plan in remoteChanges {
-            let (etag, index) = try await commitPartition(plan, records: uploadedRecords, seq: seq)
-            committed.append((plan, etag, index))
+        for index in plans.indices where !taken.isEmpty {
+            conflict = conflict + plans[index].dropUnits(taken)
         }
-        try await commitMeta(touching: remoteChanges.map(\.partition))
 
-        // 3. Only now is the push durable: record it and clear the dirty state.
-        for (plan, etag, index) in committed { try record(plan, etag: etag, index: index, uploaded: uploadedRecords) }
-        for plan in plans where !plan.changesRemote { try record(plan, etag: plan.state.etag, index: plan.state.index) }
-        if scope == nil && bulk { try sidecar.clearBulk() }
-        let deletes = remoteChanges.reduce(0) { $0 + $1.deletes.count }
-        count(pushed: uploadedRecords.count, deleted: deletes)
-        return uploadedRecords.count + deletes
+        // 2. Check the locks, announce, commit each partition.
+        var commits: [PartitionID: PartitionCommit] = [:]
+        let committing = plans.filter(\.changesRemote)
+        if !committing.isEmpty {
+            try await fence?.check()
+            let intent = try await announce(committing.map(\.partition))
+            for plan in committing {
+                let commit = try await commitPartition(plan, uploaded: uploaded, seq: intent.seq, fence: fence)
+                commits[plan.partition] = commit
+                conflict = conflict + commit.conflict
+            }
+            if intent.builtOnPulled {
+                // Nothing was announced between the state the cache had pulled and this commit.
+                try sidecar.updateState {
+                    if $0.pulledMetaETag == intent.pulledETag {
+                        $0.pulledThroughSeq = intent.seq
+                        $0.pulledMetaETag = intent.etag
+                    }
+                }
+            }
+        }
+
+        // 3. Record what is now true, clear what was pushed (conflicts stay dirty).
+        for plan in plans { try record(plan, commit: commits[plan.partition], uploaded: uploaded) }
+        if scope == nil && bulk && conflict.isEmpty { try sidecar.clearBulk() }
+
+        // 4. Only now delete the objects of tombstoned entries: a reader never meets an entry
+        //    whose object is gone because of us. Best effort: `repair` removes leftovers.
+        let tombstoned = commits.values.flatMap(\.tombstoned)
+        _ = try? await transfer(tombstoned, phase: "delete", limit: settings.pushConcurrency) { path in
+            do {
+                try await self.client.delete(self.remote.objectKey(path))
+            } catch {
+                self.logger.warning("could not delete a collected object; 'swamp datastore repair' removes it", metadata: ["path": "\(path)"])
+            }
+        }
+        let pushed = commits.values.reduce(0) { $0 + $1.written.count }
+        count(pushed: pushed, deleted: tombstoned.count)
+        if !conflict.isEmpty { throw conflict }
+        return pushed + tombstoned.count
     }
 
     /// Decides what to push for one partition, from the dirty log (or a walk).
@@ -80,118 +111,78 @@ extension S3SyncService {
             candidates.formUnion(state.files.keys)
         }
         guard !candidates.isEmpty else { return nil }
-        var plan = PushPlan(partition: partition, state: state, dirtyLength: dirty.length)
-        for path in candidates.sorted() {
-            let absolute = cache.absolute(path)
-            let local = LocalFile.stat(absolute)
-            let sha = try local.map { try Self.hash(absolute, $0, known: state.files[path]) }
-            plan.decide(path: path, local: local, sha256: sha, dirty: dirty.paths?.contains(path) ?? false)
-        }
-        return plan
+        return try PushPlan.make(
+            partition: partition, state: state, dirtyLength: dirty.length, dirty: dirty.paths, candidates: candidates,
+            local: CacheView(cache: cache, known: state.files))
     }
 
-    /// Uploads one file, hashing exactly the bytes sent.
-    func upload(_ path: String, planned: String) async throws -> SyncSidecar.FileRecord {
-        let absolute = cache.absolute(path)
-        guard let data = try AtomicFile.readIfPresent(absolute), let local = LocalFile.stat(absolute) else {
-            throw S3SyncError(.corruptIndex, "'\(path)' disappeared during the push; run the push again")
-        }
-        try await client.put(remote.objectKey(path), data: data)
-        return SyncSidecar.FileRecord(size: Int64(data.count), mtimeNs: local.mtimeNs, sha256: ContentHash.sha256(data))
+    /// What one upload came to.
+    enum UploadResult: Sendable {
+        /// The remote holds these bytes at the path (uploaded now, or by an earlier attempt of ours).
+        case uploaded(SyncSidecar.FileRecord)
+        /// The path of an immutable file holds other bytes: the unit must be renumbered or renamed.
+        case taken
     }
 
-    /// Writes the partition with our changes on top of the remote's current entries.
-    func commitPartition(_ plan: PushPlan, records: [String: SyncSidecar.FileRecord], seq: Int) async throws -> (String?, PartitionIndex) {
-        var base = plan.state.index ?? PartitionIndex(partition: plan.partition)
-        var etag = plan.state.etag
-        let key = remote.partitionKey(plan.partition)
-        for attempt in 1...12 {
-            var next = base
-            next.seq = seq
-            for upload in plan.uploads {
-                let record = records[upload.path]
-                next.entries[upload.path] = IndexEntry(size: record?.size ?? upload.size, sha256: record?.sha256 ?? upload.sha256, seq: seq)
-            }
-            for path in plan.deletes { next.entries[path] = .tombstone(seq: seq) }
+    /// Uploads one file, hashing exactly the bytes sent. An immutable file is created with
+    /// `If-None-Match: *` and carries its sha256 as user metadata, so that a `412` can tell our
+    /// own earlier upload (adopted) from someone else's object (taken).
+    func upload(_ upload: PushPlan.Upload) async throws -> UploadResult {
+        if let done = uploadedThisRun.withLock({ $0[upload.path] }), done.sha256 == upload.sha256 { return .uploaded(done) }
+        let absolute = cache.absolute(upload.path)
+        // Stat before reading: if the file is rewritten meanwhile, its new mtime differs from the
+        // one recorded here, and the next push hashes it again.
+        guard let before = LocalFile.stat(absolute), let data = try AtomicFile.readIfPresent(absolute) else {
+            throw S3SyncError(.localFileChanged, "'\(upload.path)' disappeared during the push; nothing of it was sent. Run the push again")
+        }
+        let sha = ContentHash.sha256(data)
+        let record = SyncSidecar.FileRecord(size: Int64(data.count), mtimeNs: before.mtimeNs, sha256: sha)
+        let key = remote.objectKey(upload.path)
+        var attempt = 0
+        while true {
+            attempt += 1
             do {
-                let response = try await client.put(
-                    key, data: try next.encoded(), contentType: "application/json", condition: etag.map { .ifMatch($0) } ?? .ifAbsent)
-                return (response.etag, next)
-            } catch let error as S3Error where error.code == .preconditionFailed || error.code == .conditionalRequestConflict {
-                logger.debug("partition changed underneath; merging", metadata: ["partition": "\(plan.partition)", "attempt": "\(attempt)"])
-                switch try await client.get(key) {
-                case .found(let response):
-                    base = try PartitionIndex.decode(response.body, expected: plan.partition)
-                    etag = response.etag
-                case .notFound, .notModified:
-                    base = PartitionIndex(partition: plan.partition)
-                    etag = nil
+                try await client.put(key, data: data, condition: upload.immutable ? .ifAbsent : .none, metadata: ["sha256": sha])
+                break
+            } catch let error as S3Error
+                where upload.immutable && (error.code == .preconditionFailed || error.code == .conditionalRequestConflict)
+            {
+                if let existing = try await client.head(key) {
+                    if existing.userMetadata("sha256") == sha { break }
+                    return .taken
                 }
-                try await Task.sleep(for: .milliseconds(Int.random(in: 5...(20 * attempt))))
+                // Gone between the two requests (or a write in progress): try again, briefly.
+                guard attempt < 4 else {
+                    throw S3SyncError(.contention, "'\(upload.path)' keeps changing on the remote during the push; run the push again")
+                }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 10...(50 * attempt))))
             }
         }
-        throw S3SyncError(
-            .contention, "could not commit index partition '\(plan.partition)' after 12 attempts; other writers keep changing it. Run the push again")
+        uploadedThisRun.withLock { $0[upload.path] = record }
+        return .uploaded(record)
     }
 
-    /// Bumps `_swamp/meta.json` with `If-Match`; on 412 re-reads, merges and retries. The
-    /// pulled-through fingerprint advances only when this commit sat directly on the state
-    /// the cache had fully applied (first try, built on that very ETag).
-    func commitMeta(touching partitions: [PartitionID]) async throws {
-        let state = sidecar.loadState()
-        var base = state.knownMeta
-        var etag = state.knownMetaETag
-        if base == nil {
-            if case .found(let response) = try await client.get(remote.metaKey) {
-                base = try MetaIndex.decode(response.body)
-                etag = response.etag
-            }
-        }
-        var firstTry = true
-        for attempt in 1...20 {
-            let current = base ?? MetaIndex()
-            let next = current.committing(partitions)
-            do {
-                let response = try await client.put(
-                    remote.metaKey, data: try next.encoded(), contentType: "application/json", condition: etag.map { .ifMatch($0) } ?? .ifAbsent)
-                let builtOnPulled = firstTry && etag != nil && etag == state.pulledMetaETag && current.seq == state.pulledThroughSeq
-                let builtOnEmpty = firstTry && etag == nil && state.pulledThroughSeq == nil
-                try sidecar.updateState {
-                    $0.knownMeta = next
-                    $0.knownMetaETag = response.etag
-                    let unchangedSinceRead = $0.pulledMetaETag == state.pulledMetaETag
-                    if (builtOnPulled || builtOnEmpty) && unchangedSinceRead {
-                        $0.pulledThroughSeq = next.seq
-                        $0.pulledMetaETag = response.etag
-                    }
-                }
-                return
-            } catch let error as S3Error where error.code == .preconditionFailed || error.code == .conditionalRequestConflict {
-                firstTry = false
-                switch try await client.get(remote.metaKey) {
-                case .found(let response):
-                    base = try MetaIndex.decode(response.body)
-                    etag = response.etag
-                case .notFound, .notModified:
-                    base = nil
-                    etag = nil
-                }
-                try await Task.sleep(for: .milliseconds(Int.random(in: 5...(20 * attempt))))
-            }
-        }
-        throw S3SyncError(.contention, "could not commit _swamp/meta.json after 20 attempts; other writers keep changing it. Run the push again")
-    }
-
-    /// Saves what a push established for one partition and clears the dirty paths it covered.
-    func record(_ plan: PushPlan, etag: String?, index: PartitionIndex?, uploaded: [String: SyncSidecar.FileRecord] = [:]) throws {
+    /// Saves what a push established for one partition and clears the dirty paths it covered,
+    /// keeping the ones of work left to the caller.
+    func record(_ plan: PushPlan, commit: PartitionCommit?, uploaded: [String: SyncSidecar.FileRecord]) throws {
         var state = plan.state
-        state.etag = etag
-        state.index = index
+        var keep = plan.keepDirty
+        if let commit {
+            state.etag = commit.etag
+            state.index = commit.index
+            state.stale = commit.stale ? true : nil
+            for path in commit.written { state.files[path] = uploaded[path] }
+            for path in commit.tombstoned { state.files[path] = nil }
+            keep.formUnion(commit.dropped)
+        } else {
+            // Nothing committed: whatever needed the remote stays dirty.
+            keep.formUnion(plan.uploads.map(\.path))
+            keep.formUnion(plan.deletes.map(\.path))
+        }
         for (path, record) in plan.adopted { state.files[path] = record }
-        for upload in plan.uploads { state.files[upload.path] = uploaded[upload.path] }
-        for path in plan.deletes + plan.forgotten { state.files[path] = nil }
+        for path in plan.forgotten { state.files[path] = nil }
         try sidecar.savePartition(plan.partition, state)
-        try sidecar.clearDirty(plan.partition, processedLength: plan.dirtyLength)
+        try sidecar.clearDirty(plan.partition, processedLength: plan.dirtyLength, keep: keep)
     }
 
     // MARK: Walking the cache
@@ -226,7 +217,7 @@ extension S3SyncService {
             guard let enumerator = FileManager.default.enumerator(atPath: cache.absolute(top)) else { continue }
             while let relative = enumerator.nextObject() as? String {
                 let segments = relative.split(separator: "/")
-                if let last = segments.last, UUID(uuidString: String(last)) != nil, segments.count >= 2 {
+                if let last = segments.last, DatastorePath.isModelId(String(last)), segments.count >= 2 {
                     partitions.insert(PartitionID.of("\(top)/\(relative)/x"))
                     enumerator.skipDescendants()
                 }
@@ -235,5 +226,32 @@ extension S3SyncService {
         let top = (try? FileManager.default.contentsOfDirectory(atPath: cache.root)) ?? []
         if top.contains(where: { !$0.hasPrefix(".") && $0 != "data" && $0 != "outputs" && $0 != "catalog.db" }) { partitions.insert(.shared) }
         return partitions
+    }
+}
+
+extension PushPlan {
+    /// Removes the uploads of `units` (their paths were taken remotely) and returns the conflicts
+    /// that makes: versions to renumber, records to rename. Their paths stay dirty.
+    mutating func dropUnits(_ units: Set<String>) -> SyncConflict {
+        let dropped = uploads.filter { units.contains($0.unit) }
+        guard !dropped.isEmpty else { return SyncConflict() }
+        uploads.removeAll { units.contains($0.unit) }
+        keepDirty.formUnion(dropped.map(\.path))
+        return Self.conflict(for: Set(dropped.map(\.unit)), highest: IndexShape((state.index?.entries ?? [:]).keys))
+    }
+
+    /// The conflicts of `units` (version directories or output record paths) against an index's shape.
+    static func conflict(for units: Set<String>, highest shape: IndexShape) -> SyncConflict {
+        var conflict = SyncConflict()
+        for unit in units.sorted() {
+            switch DatastorePath("\(unit)/raw").kind {
+            case .versionFile(let model, let dataName, let version, _):
+                let highest = shape.highestVersion[IndexShape.itemDirectory(ofUnit: unit)] ?? 0
+                conflict.versions.append(.init(model: model, dataName: dataName, version: version, firstFree: max(highest, version) + 1))
+            default:
+                conflict.outputRecords.append(unit)
+            }
+        }
+        return conflict
     }
 }

@@ -38,9 +38,15 @@ struct DatastoreSync: SwampCommand {
         let deadline = Date().addingTimeInterval(timeout ?? 300)
         let (_, counts) = try await StructuralCommand(workspace: workspace).runCounting(pull: doPull, push: doPush, deadline: deadline) {}
         let activity = counts.activity ?? SyncActivity(pulled: counts.pulled, pushed: counts.pushed)
-        try output.document(SyncReportJSON(synced: true, activity: activity))
+        try output.document(SyncReportJSON(synced: true, activity: activity, resolution: counts.resolution))
         output.line(
             "Pulled \(activity.pulled) file(s), pushed \(activity.pushed), deleted \(activity.deleted); "
                 + "\(activity.totalRequests) request(s), \(ByteCount.format(activity.bytesUp)) up, \(ByteCount.format(activity.bytesDown)) down.")
+        for line in SyncReportJSON.lines(counts.resolution) { output.line(line) }
+        if activity.skipped > 0 {
+            output.note(
+                "warning: \(activity.skipped) index entr\(activity.skipped == 1 ? "y" : "ies") could not be read (named above) and \(activity.skipped == 1 ? "was" : "were") skipped; run 'swamp datastore verify'"
+            )
+        }
     }
 }

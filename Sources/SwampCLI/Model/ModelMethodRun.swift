@@ -44,11 +44,13 @@ struct ModelMethodRun: SwampCommand {
                 model: ModelJSON(report.model), method: method, status: outcome.succeeded ? "succeeded" : "failed",
                 exitStatus: outcome.exitStatus, timedOut: outcome.timedOut, stderr: outcome.stderr,
                 data: report.written.map(OutputRecord.WrittenData.init), output: report.outputPath,
-                sync: SyncReportJSON(synced: report.synced, activity: report.activity, fallback: SyncActivity(pushed: report.pushed))))
+                sync: SyncReportJSON(
+                    synced: report.synced, activity: report.activity, fallback: SyncActivity(pushed: report.pushed), resolution: report.resolution)))
         let written = report.written.map { "\($0.name) v\($0.version) (\(ByteCount.format($0.size)))" }.joined(separator: ", ")
         let status = outcome.timedOut ? "timed out" : "exit \(outcome.exitStatus.map(String.init) ?? "?")"
         output.line(
             "\(outcome.succeeded ? "Ran" : "Failed:") \(report.model.name) \(method): \(status); wrote \(written.isEmpty ? "nothing" : written)")
+        for line in SyncReportJSON.lines(report.resolution) { output.line(line) }
         if !outcome.succeeded {
             if !output.json, let stderr = outcome.stderr, !stderr.isEmpty { output.note(stderr.hasSuffix("\n") ? String(stderr.dropLast()) : stderr) }
             output.note("error: method \(method) of \(report.model.name) failed (\(status)); its output was recorded in \(report.outputPath)")

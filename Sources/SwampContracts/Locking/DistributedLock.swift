@@ -25,9 +25,15 @@ public protocol DistributedLock: Sendable {
     /// Throws ``LockError`` with code `lost` when this holder's lock was taken
     /// over or removed since it was acquired (detected by heartbeat or on demand).
     func checkHeld() async throws
+
+    /// The loss this holder's heartbeat already detected, if any. No I/O: cheap enough to ask
+    /// before every remote write. The default (`nil`) means "not tracked"; ``checkHeld()`` still tells.
+    var detectedLoss: LockError? { get }
 }
 
 extension DistributedLock {
+    public var detectedLoss: LockError? { nil }
+
     /// Runs `body` while holding the lock, and releases it on return and on throw.
     public func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         try await acquire()

@@ -7,15 +7,21 @@ public struct SyncActivity: Hashable, Sendable, Codable {
     public var pushed: Int
     /// Files deleted (remote deletions pushed plus local copies removed by pulls).
     public var deleted: Int
+    /// Index entries a pull skipped because their object is missing or does not match its hash.
+    public var skipped: Int
     /// Requests by kind (`GET`, `PUT`, `HEAD`, `DELETE`), retries included.
     public var requests: [String: Int]
     public var bytesUp: Int64
     public var bytesDown: Int64
 
-    public init(pulled: Int = 0, pushed: Int = 0, deleted: Int = 0, requests: [String: Int] = [:], bytesUp: Int64 = 0, bytesDown: Int64 = 0) {
+    public init(
+        pulled: Int = 0, pushed: Int = 0, deleted: Int = 0, skipped: Int = 0, requests: [String: Int] = [:], bytesUp: Int64 = 0,
+        bytesDown: Int64 = 0
+    ) {
         self.pulled = pulled
         self.pushed = pushed
         self.deleted = deleted
+        self.skipped = skipped
         self.requests = requests
         self.bytesUp = bytesUp
         self.bytesDown = bytesDown
@@ -31,6 +37,6 @@ public struct SyncActivity: Hashable, Sendable, Codable {
         }
         return SyncActivity(
             pulled: lhs.pulled - rhs.pulled, pushed: lhs.pushed - rhs.pushed, deleted: lhs.deleted - rhs.deleted,
-            requests: requests, bytesUp: lhs.bytesUp - rhs.bytesUp, bytesDown: lhs.bytesDown - rhs.bytesDown)
+            skipped: lhs.skipped - rhs.skipped, requests: requests, bytesUp: lhs.bytesUp - rhs.bytesUp, bytesDown: lhs.bytesDown - rhs.bytesDown)
     }
 }

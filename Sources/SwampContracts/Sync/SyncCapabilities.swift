@@ -11,12 +11,18 @@ public struct SyncCapabilities: Hashable, Sendable, Codable {
     public var namespacedSync: Bool?
     /// Pushes can be split into `preparePush` and `commitPush`.
     public var twoPhaseSync: Bool?
+    /// The push calls ``CommitFence/current`` immediately before each commit write, so the
+    /// caller need not check its locks before the push (and a lock lost mid-push stops it).
+    public var fencedCommits: Bool?
 
-    public init(scopedSync: Bool? = nil, lazyHydration: Bool? = nil, namespacedSync: Bool? = nil, twoPhaseSync: Bool? = nil) {
+    public init(
+        scopedSync: Bool? = nil, lazyHydration: Bool? = nil, namespacedSync: Bool? = nil, twoPhaseSync: Bool? = nil, fencedCommits: Bool? = nil
+    ) {
         self.scopedSync = scopedSync
         self.lazyHydration = lazyHydration
         self.namespacedSync = namespacedSync
         self.twoPhaseSync = twoPhaseSync
+        self.fencedCommits = fencedCommits
     }
 
     /// "Nothing special": the capabilities of a service that does not declare any.
@@ -26,4 +32,5 @@ public struct SyncCapabilities: Hashable, Sendable, Codable {
     public var supportsLazyHydration: Bool { lazyHydration == true }
     public var supportsNamespacedSync: Bool { namespacedSync == true }
     public var supportsTwoPhaseSync: Bool { twoPhaseSync == true }
+    public var supportsFencedCommits: Bool { fencedCommits == true }
 }

@@ -14,6 +14,8 @@ public struct ModelLockCoordinator: Sendable {
     public let provider: any DatastoreProvider
     public let syncService: (any DatastoreSyncService)?
     public let lockOptions: LockOptions
+    /// Resolves what a push leaves to its caller (renumbering); `nil`: such a conflict is an error.
+    public let repository: DataRepository?
     /// Called when a pull changed what the cache may hold; invalidates the catalog.
     private let invalidateCatalog: @Sendable () throws -> Void
     private let logger: Logger
@@ -21,7 +23,7 @@ public struct ModelLockCoordinator: Sendable {
 
     public init(
         provider: any DatastoreProvider, syncService: (any DatastoreSyncService)?, lockOptions: LockOptions,
-        invalidateCatalog: @escaping @Sendable () throws -> Void,
+        invalidateCatalog: @escaping @Sendable () throws -> Void, repository: DataRepository? = nil,
         logger: Logger = Logger(label: "swamp.orchestration", factory: { _ in SwiftLogNoOpLogHandler() }),
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -29,6 +31,7 @@ public struct ModelLockCoordinator: Sendable {
         self.syncService = syncService
         self.lockOptions = lockOptions
         self.invalidateCatalog = invalidateCatalog
+        self.repository = repository
         self.logger = logger
         self.now = now
     }
@@ -85,20 +88,26 @@ public struct ModelLockCoordinator: Sendable {
                 throw error
             }
             return ModelLockSession(
-                models: ordered, locks: taken, synced: synced, scoped: scoped, restarts: restarts, syncService: syncService)
+                models: ordered, locks: taken, synced: synced, capabilities: capabilities, restarts: restarts, syncService: syncService,
+                repository: repository)
         }
     }
 
     /// Runs `body` as a structural command: holds the global lock, with no
     /// per-model lock in flight, and releases it on return and on throw.
     public func withGlobalLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await withGlobalLockHeld { _ in try await body() }
+    }
+
+    /// Like ``withGlobalLock(_:)``, handing `body` the held lock (to fence its pushes).
+    public func withGlobalLockHeld<T: Sendable>(_ body: (any DistributedLock) async throws -> T) async throws -> T {
         try await waitForModelLocks()
         let global = try provider.createLock(.global, options: lockOptions)
         try await global.acquire()
         do {
             // Per-model holders that started before we took the global lock finish first.
             try await waitForModelLocks()
-            let value = try await body()
+            let value = try await body(global)
             try await global.checkHeld()
             try await global.release()
             return value
@@ -131,6 +140,12 @@ public struct ModelLockCoordinator: Sendable {
             if wait.expired { throw LockMessages.timeout(first.key, holder: first.info, waited: lockOptions.waitTimeout) }
             try await wait.pause()
         }
+    }
+
+    /// Pushes through ``ResolvingPush``: fenced by `locks`, conflicts resolved by renumbering.
+    public func push(_ options: DatastoreSyncOptions?, holding locks: [any DistributedLock]) async throws -> PushOutcome {
+        guard let syncService else { return PushOutcome() }
+        return try await ResolvingPush(service: syncService, repository: repository, locks: locks, capabilities: capabilities()).run(options)
     }
 
     static func releaseAll(_ locks: [any DistributedLock]) async {

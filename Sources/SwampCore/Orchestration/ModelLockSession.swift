@@ -7,34 +7,43 @@ public final class ModelLockSession: Sendable {
     /// Whether a pull succeeded (the catalog was invalidated).
     public let synced: Bool
     /// Whether the sync service took scoped pulls and pushes.
-    public let scoped: Bool
+    public var scoped: Bool { capabilities.supportsScopedSync }
     /// How many times acquisition restarted because the global lock was taken mid-way.
     public let restarts: Int
+    private let capabilities: SyncCapabilities
     private let locks: [any DistributedLock]
     private let syncService: (any DatastoreSyncService)?
+    private let repository: DataRepository?
 
-    init(models: [ModelRef], locks: [any DistributedLock], synced: Bool, scoped: Bool, restarts: Int, syncService: (any DatastoreSyncService)?) {
+    init(
+        models: [ModelRef], locks: [any DistributedLock], synced: Bool, capabilities: SyncCapabilities, restarts: Int,
+        syncService: (any DatastoreSyncService)?, repository: DataRepository?
+    ) {
         self.models = models
         self.locks = locks
         self.synced = synced
-        self.scoped = scoped
+        self.capabilities = capabilities
         self.restarts = restarts
         self.syncService = syncService
+        self.repository = repository
     }
 
-    /// Pushes once for all models (scoped when the service opted in, otherwise
-    /// with no options) and releases every lock, also when the push throws.
-    /// - Returns: the number of files pushed.
+    /// Pushes once for all models (scoped when the service opted in, otherwise with no
+    /// options), fenced by the locks, and releases every lock, also when the push throws.
+    /// A version whose number a teammate took meanwhile is renumbered, not overwritten.
+    /// - Returns: what was pushed and renumbered.
     @discardableResult
-    public func flush() async throws -> Int {
+    public func flush() async throws -> PushOutcome {
         do {
-            for lock in locks { try await lock.checkHeld() }
-            var pushed = 0
+            var outcome = PushOutcome()
             if let syncService {
-                pushed = try await syncService.pushChanged(scoped ? .scoped(to: models) : nil)
+                outcome = try await ResolvingPush(service: syncService, repository: repository, locks: locks, capabilities: capabilities)
+                    .run(scoped ? .scoped(to: models) : nil)
+            } else {
+                for lock in locks { try await lock.checkHeld() }
             }
             await ModelLockCoordinator.releaseAll(locks)
-            return pushed
+            return outcome
         } catch {
             await ModelLockCoordinator.releaseAll(locks)
             throw error

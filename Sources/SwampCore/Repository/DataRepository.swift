@@ -11,7 +11,7 @@ import Synchronization
 public final class DataRepository: Sendable {
     public let layout: DatastoreLayout
     public let catalog: Catalog
-    private let syncService: (any DatastoreSyncService)?
+    let syncService: (any DatastoreSyncService)?
     private let now: @Sendable () -> Date
 
     public init(
@@ -74,7 +74,7 @@ public final class DataRepository: Sendable {
         }
     }
 
-    private func writeFile(_ data: Data, rel: String) throws {
+    func writeFile(_ data: Data, rel: String) throws {
         try syncService?.markDirty(.path(rel))
         try AtomicFile.write(data, to: layout.absolute(rel))
     }

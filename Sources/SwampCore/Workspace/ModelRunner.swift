@@ -16,6 +16,8 @@ public struct ModelRunner: Sendable {
         public let outputPath: String
         public let synced: Bool
         public let pushed: Int
+        /// Versions renumbered because a teammate had committed their numbers (nothing was overwritten).
+        public let resolution: ConflictResolution
         /// What the sync did during the run (files and requests), when the service counts.
         public let activity: SyncActivity?
     }
@@ -60,8 +62,19 @@ public struct ModelRunner: Sendable {
         }
         let pushed = try await session.flush()
         let activity = workspace.syncService?.activity(since: before)
+        // What the run wrote, under the numbers it finally has.
+        let final = written.map { metadata in
+            var metadata = metadata
+            if let moved = pushed.resolution.renumbered.first(where: {
+                $0.model == model.ref && $0.dataName == metadata.name && $0.from == metadata.version
+            }) {
+                metadata.version = moved.to
+            }
+            return metadata
+        }
         return Report(
-            model: model, method: method, outcome: outcome, written: written, outputPath: outputPath, synced: session.synced, pushed: pushed,
-            activity: activity)
+            model: model, method: method, outcome: outcome, written: final, outputPath: pushed.resolution.renamedRecords[outputPath] ?? outputPath,
+            synced: session.synced,
+            pushed: pushed.pushed, resolution: pushed.resolution, activity: activity)
     }
 }

@@ -14,6 +14,8 @@ public struct StructuralCommand: Sendable {
         public var pushed: Int
         /// Files, requests and bytes, when the sync service counts them.
         public var activity: SyncActivity?
+        /// What the push renumbered, renamed or discarded instead of overwriting.
+        public var resolution = ConflictResolution()
     }
 
     /// Pulls, runs `body`, pushes; the global lock is released on return and on throw.
@@ -35,15 +37,18 @@ public struct StructuralCommand: Sendable {
         let options = deadline.flatMap { deadline in
             sync != nil && workspace.coordinator.capabilities().supportsScopedSync ? DatastoreSyncOptions(deadline: deadline) : nil
         }
-        return try await workspace.coordinator.withGlobalLock {
+        let coordinator = workspace.coordinator
+        return try await coordinator.withGlobalLockHeld { global in
             var counts = SyncCounts(pulled: 0, pushed: 0, activity: nil)
             if pull, let sync {
                 counts.pulled = try await sync.pullChanged(options)
                 try catalog.invalidate()
             }
             let value = try await body()
-            if push, let sync {
-                counts.pushed = try await sync.pushChanged(options)
+            if push, sync != nil {
+                let outcome = try await coordinator.push(options, holding: [global])
+                counts.pushed = outcome.pushed
+                counts.resolution = outcome.resolution
             }
             counts.activity = sync?.activity(since: before)
             return (value, counts)

@@ -59,7 +59,7 @@ public final class Workspace: Sendable {
         let catalog = self.catalog
         coordinator = ModelLockCoordinator(
             provider: provider, syncService: syncService, lockOptions: lockOptions,
-            invalidateCatalog: { try catalog.invalidate() }, logger: logger)
+            invalidateCatalog: { try catalog.invalidate() }, repository: data, logger: logger)
     }
 
     /// Creates a new repository at `repoDir`: `.swamp.yaml`, `models/`, `.swamp/`.

@@ -1,0 +1,154 @@
+import Foundation
+import S3Client
+import SwampContracts
+import SwampCore
+
+/// A commit announced in `meta.json`.
+struct CommitIntent: Sendable {
+    /// The commit's sequence number (every partition it writes carries at least this seq).
+    var seq: Int
+    /// The meta's ETag after the announcement.
+    var etag: String?
+    /// Whether the announcement sat directly on the meta the cache had fully pulled (first try).
+    var builtOnPulled: Bool
+    /// The cache's pulled fingerprint when the announcement was built.
+    var pulledETag: String?
+}
+
+/// What committing one partition wrote.
+struct PartitionCommit: Sendable {
+    var etag: String?
+    var index: PartitionIndex
+    /// The index holds entries (a teammate's, merged on a `412`) the cache has not applied.
+    var stale: Bool
+    /// Paths whose uploads the commit references.
+    var written: [String] = []
+    /// Paths tombstoned by the commit (their objects are deleted after it).
+    var tombstoned: [String] = []
+    /// Paths of units dropped because the remote committed their numbers meanwhile.
+    var dropped: Set<String> = []
+    var conflict = SyncConflict()
+}
+
+extension S3SyncService {
+    /// Announces a commit touching `partitions`: `PUT meta.json` with `If-Match` on the last
+    /// meta seen; on `412`, re-read and retry. The announcement comes *before* the partition
+    /// writes, so a partition never changes without the meta naming it: a writer that dies
+    /// between the two leaves a commit announced but not written, which readers treat as
+    /// pending (see ``pullEverything(lazy:)``), never a change they could miss.
+    func announce(_ partitions: [PartitionID]) async throws -> CommitIntent {
+        let state = sidecar.loadState()
+        var base = state.knownMeta
+        var etag = state.knownMetaETag
+        if base == nil, case .found(let response) = try await client.get(remote.metaKey) {
+            base = try MetaIndex.decode(response.body)
+            etag = response.etag
+        }
+        var firstTry = true
+        for attempt in 1...20 {
+            let current = base ?? MetaIndex()
+            let next = try current.committing(partitions)
+            do {
+                let response = try await client.put(
+                    remote.metaKey, data: try next.encoded(), contentType: "application/json", condition: etag.map { .ifMatch($0) } ?? .ifAbsent)
+                let onPulled = etag != nil && etag == state.pulledMetaETag && current.seq == state.pulledThroughSeq
+                let onEmpty = etag == nil && state.pulledThroughSeq == nil
+                try sidecar.updateState {
+                    $0.knownMeta = next
+                    $0.knownMetaETag = response.etag
+                }
+                return CommitIntent(
+                    seq: next.seq, etag: response.etag, builtOnPulled: firstTry && (onPulled || onEmpty), pulledETag: state.pulledMetaETag)
+            } catch let error as S3Error where error.code == .preconditionFailed || error.code == .conditionalRequestConflict {
+                firstTry = false
+                switch try await client.get(remote.metaKey) {
+                case .found(let response):
+                    base = try MetaIndex.decode(response.body)
+                    etag = response.etag
+                case .notFound, .notModified:
+                    base = nil
+                    etag = nil
+                }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...(20 * attempt))))
+            }
+        }
+        throw S3SyncError(.contention, "could not commit _swamp/meta.json after 20 attempts; other writers keep changing it. Run the push again")
+    }
+
+    /// Writes one partition with this push's entries, `If-Match` on the ETag the cache holds
+    /// (`If-None-Match: *` when new). On `412` someone else wrote it: re-read it, check the
+    /// caller still holds its locks (a successor's commit stops us, work kept dirty), and merge
+    /// only what does not collide — a version or record the remote now holds with other bytes
+    /// is dropped and becomes a conflict; a tombstone whose entry changed is not written.
+    func commitPartition(_ plan: PushPlan, uploaded: [String: SyncSidecar.FileRecord], seq: Int, fence: CommitFence?) async throws
+        -> PartitionCommit
+    {
+        var base = plan.state.index ?? PartitionIndex(partition: plan.partition)
+        var etag = plan.state.etag
+        var stale = plan.state.stale == true
+        var dropped = Set<String>()
+        let key = remote.partitionKey(plan.partition)
+        for attempt in 1...12 {
+            // Units whose paths the remote now holds with other bytes (or tombstoned).
+            for upload in plan.uploads where upload.immutable && !dropped.contains(upload.unit) {
+                guard let record = uploaded[upload.path], let existing = base.entries[upload.path] else { continue }
+                if existing.isDeleted || existing.sha256 != record.sha256 { dropped.insert(upload.unit) }
+            }
+            var next = base
+            next.seq = max(base.seq, seq)
+            // `latest` is derived locally; entries for it (older clients) are dropped.
+            next.entries = next.entries.filter { if case .latest = DatastorePath($0.key).kind { return false } else { return true } }
+            var written: [String] = []
+            for upload in plan.uploads where !dropped.contains(upload.unit) {
+                guard let record = uploaded[upload.path] else { continue }
+                next.entries[upload.path] = IndexEntry(size: record.size, sha256: record.sha256, seq: seq)
+                written.append(upload.path)
+            }
+            var tombstoned: [String] = []
+            for delete in plan.deletes {
+                guard let existing = base.entries[delete.path], !existing.isDeleted, existing.sha256 == delete.expected else { continue }
+                next.entries[delete.path] = .tombstone(seq: seq)
+                tombstoned.append(delete.path)
+            }
+            let droppedPaths = Set(plan.uploads.filter { dropped.contains($0.unit) }.map(\.path))
+            let conflict = PushPlan.conflict(for: dropped, highest: IndexShape(base.entries.keys))
+            guard !written.isEmpty || !tombstoned.isEmpty else {
+                return PartitionCommit(etag: etag, index: base, stale: stale, dropped: droppedPaths, conflict: conflict)
+            }
+            do {
+                let response = try await client.put(
+                    key, data: try next.encoded(), contentType: "application/json", condition: etag.map { .ifMatch($0) } ?? .ifAbsent)
+                return PartitionCommit(
+                    etag: response.etag, index: next, stale: stale, written: written, tombstoned: tombstoned, dropped: droppedPaths,
+                    conflict: conflict)
+            } catch let error as S3Error where error.code == .preconditionFailed || error.code == .conditionalRequestConflict {
+                logger.debug("partition changed underneath", metadata: ["partition": "\(plan.partition)", "attempt": "\(attempt)"])
+                switch try await client.get(key) {
+                case .found(let response):
+                    base = try PartitionIndex.decode(response.body, expected: plan.partition)
+                    etag = response.etag
+                case .notFound, .notModified:
+                    base = PartitionIndex(partition: plan.partition)
+                    etag = nil
+                }
+                stale = true
+                // Whoever wrote it, we go on only while we still hold our locks.
+                try await fence?.check()
+                try await ensureObjectsExist(plan.uploads.filter { !dropped.contains($0.unit) && base.entries[$0.path] == nil }.map(\.path))
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...(20 * attempt))))
+            }
+        }
+        throw S3SyncError(
+            .contention, "could not commit index partition '\(plan.partition)' after 12 attempts; other writers keep changing it. Run the push again")
+    }
+
+    /// After a partition changed underneath a commit: the objects the commit is about to
+    /// reference must still be there (a concurrent `repair` removes old orphan uploads).
+    func ensureObjectsExist(_ paths: [String]) async throws {
+        for path in paths where try await client.head(remote.objectKey(path)) == nil {
+            uploadedThisRun.withLock { $0[path] = nil }
+            throw S3SyncError(
+                .contention, "'\(path)' vanished from the remote before its commit (a concurrent repair?); nothing was committed. Run the push again")
+        }
+    }
+}

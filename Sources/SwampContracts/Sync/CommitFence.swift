@@ -1,0 +1,28 @@
+/// What must still hold when a push makes its work visible: the caller's locks.
+///
+/// The orchestration sets ``current`` around a push. A service that declares
+/// ``SyncCapabilities/fencedCommits`` calls ``check`` immediately before every remote write
+/// that commits (an index or meta write), and ``lostError`` — which costs nothing — before
+/// each transfer, so that a holder whose heartbeat found its lock gone stops before its
+/// next remote write.
+public struct CommitFence: Sendable {
+    /// Verifies against the lock storage that every lock is still held; throws ``LockError`` if not.
+    public let check: @Sendable () async throws -> Void
+    /// The loss a heartbeat already recorded, if any (no I/O).
+    public let lostError: @Sendable () -> (any Error)?
+
+    public init(check: @escaping @Sendable () async throws -> Void, lostError: @escaping @Sendable () -> (any Error)?) {
+        self.check = check
+        self.lostError = lostError
+    }
+
+    /// The fence of the push running in this task (and its child tasks), if any.
+    @TaskLocal public static var current: CommitFence?
+
+    /// A fence over `locks`: checks each in turn; reports the first loss a heartbeat recorded.
+    public static func holding(_ locks: [any DistributedLock]) -> CommitFence {
+        CommitFence(
+            check: { for lock in locks { try await lock.checkHeld() } },
+            lostError: { locks.lazy.compactMap { $0.detectedLoss }.first })
+    }
+}
