@@ -75,11 +75,13 @@ let package = Package(
             dependencies: ["SwampContracts", "SwampCore", "S3Client", "S3Datastore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Test infrastructure shared by the test targets: the scripts' servers, the fault proxy.
+        .target(name: "SwampTestSupport", path: "Tests/SwampTestSupport", swiftSettings: strict),
         .testTarget(name: "SwampContractsTests", dependencies: ["SwampContracts"], swiftSettings: strict),
         .testTarget(name: "S3ClientTests", dependencies: ["S3Client"], swiftSettings: strict),
         .testTarget(
             name: "S3DatastoreTests",
-            dependencies: ["S3Client", "S3Datastore", "SwampContracts", "SwampCore", "SwampTesting"],
+            dependencies: ["S3Client", "S3Datastore", "SwampContracts", "SwampCore", "SwampTesting", "SwampTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -89,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwampCLITests",
-            dependencies: ["SwampCLI", "SwampContracts", "SwampCore", "SwampTesting", "S3Client", "S3Datastore"],
+            dependencies: ["SwampCLI", "SwampContracts", "SwampCore", "SwampTesting", "S3Client", "S3Datastore", "SwampTestSupport"],
             swiftSettings: strict
         ),
     ]

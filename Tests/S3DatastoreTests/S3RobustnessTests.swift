@@ -1,6 +1,7 @@
 import Foundation
 import S3Client
 import SwampContracts
+import SwampTestSupport
 import SwampTesting
 import Testing
 
@@ -145,8 +146,7 @@ extension S3RobustnessTests {
     @Test func throttlingAndConnectionResetsAreRetriedAndTheSyncCompletes() async throws {
         let bucket = try await S3Bucket.make()
         defer { bucket.directory.remove() }
-        let proxy = try await PrivateS3Server.start(
-            script: "flaky-proxy.py", ["--upstream", bucket.endpoint, "--fail-first", "--reset-second"])
+        let proxy = try await FaultProxy.start(upstream: bucket.endpoint, flags: ["--fail-first", "--reset-second"])
         defer { proxy.stop() }
         var settings = try bucket.settings()
         settings.endpoint = URL(string: proxy.endpoint)
@@ -178,7 +178,7 @@ extension S3RobustnessTests {
     @Test func aServerThatKeepsFailingIsAClearErrorAfterTheRetries() async throws {
         let bucket = try await S3Bucket.make()
         defer { bucket.directory.remove() }
-        let proxy = try await PrivateS3Server.start(script: "flaky-proxy.py", ["--upstream", bucket.endpoint, "--always-fail"])
+        let proxy = try await FaultProxy.start(upstream: bucket.endpoint, flags: ["--always-fail"])
         defer { proxy.stop() }
         var settings = try bucket.settings()
         settings.endpoint = URL(string: proxy.endpoint)
@@ -206,48 +206,8 @@ extension S3RobustnessTests {
 }
 
 /// A test server of this test's own, which can be paused (SIGSTOP) and resumed.
-final class PrivateS3Server: Sendable {
-    let process: Process
-    let endpoint: String
+typealias PrivateS3Server = ScriptServer
 
-    private init(process: Process, endpoint: String) {
-        self.process = process
-        self.endpoint = endpoint
-    }
-
-    static func start(script name: String = "s3-server.py", _ extra: [String] = []) async throws -> PrivateS3Server {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/\(name)").path
-        let info = FileManager.default.temporaryDirectory.appendingPathComponent("s3-info-\(UUID().uuidString)").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--info-file", info] + extra
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            if let text = try? String(contentsOfFile: info, encoding: .utf8),
-                let line = text.split(separator: "\n").first(where: { $0.hasPrefix("port=") })
-            {
-                try? FileManager.default.removeItem(atPath: info)
-                return PrivateS3Server(process: process, endpoint: "http://127.0.0.1:\(line.dropFirst("port=".count))")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        process.terminate()
-        throw S3Error(.connectionFailed, status: 0, message: "the private test server did not start", operation: "start")
-    }
-
-    func pause() { kill(process.processIdentifier, SIGSTOP) }
-    func resume() { kill(process.processIdentifier, SIGCONT) }
-    /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s. (Not
-    /// `waitUntilExit`, which spins a run loop and never returns if the child ignores SIGTERM.)
-    func stop() {
-        let pid = process.processIdentifier
-        kill(pid, SIGCONT)
-        kill(pid, SIGTERM)
-        for _ in 0..<50 where process.isRunning { usleep(100_000) }
-        if process.isRunning { kill(pid, SIGKILL) }
-    }
+extension ScriptServer {
+    static func start() async throws -> ScriptServer { try await start(script: "s3-server.py") }
 }

@@ -39,9 +39,17 @@ struct CLI {
     }
 
     static func exec(_ arguments: [String], environment: [String: String], cwd: String, executable: String = binary) async throws -> Result {
+        try await spawn(arguments, environment: environment, cwd: cwd, executable: executable).wait()
+    }
+
+    /// Starts `swamp` (plus `--repo-dir`) in the background: to signal it, or kill it mid-way.
+    func spawn(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Running {
+        try Self.spawn(arguments + ["--repo-dir", repo], environment: environment.merging(extra) { $1 }, cwd: repo)
+    }
+
+    static func spawn(_ arguments: [String], environment: [String: String], cwd: String, executable: String = binary) throws -> Running {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
         let out = scratch.appendingPathComponent("out")
         let err = scratch.appendingPathComponent("err")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
@@ -63,11 +71,26 @@ struct CLI {
             exited.continuation.finish()
         }
         try process.run()
-        for await _ in exited.stream {}
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus, stdout: try Data(contentsOf: out),
-            stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+        return Running(process: process, exited: exited.stream, scratch: scratch)
+    }
+
+    /// A `swamp` process running in the background.
+    struct Running: @unchecked Sendable {  // Process is not Sendable; only its pid and termination are used across tasks.
+        let process: Process
+        let exited: AsyncStream<Void>
+        let scratch: URL
+
+        var pid: Int32 { process.processIdentifier }
+
+        /// Waits for it to exit and returns what it printed.
+        func wait() async throws -> Result {
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            for await _ in exited {}
+            process.waitUntilExit()
+            return Result(
+                status: process.terminationStatus, stdout: try Data(contentsOf: scratch.appendingPathComponent("out")),
+                stderr: String(decoding: try Data(contentsOf: scratch.appendingPathComponent("err")), as: UTF8.self))
+        }
     }
 
     /// Starts `count` processes at once and waits for all of them.

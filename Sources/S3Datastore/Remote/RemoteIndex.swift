@@ -22,6 +22,9 @@ public struct PartitionIndex: Codable, Hashable, Sendable {
     /// The commit sequence of the last commit that wrote this partition.
     public var seq: Int
     public var entries: [String: IndexEntry]
+    /// A token a writer sets to change this object's ETag without changing its entries: it
+    /// fences out every writer holding an older view (their `If-Match` fails).
+    public var fence: String?
 
     public init(partition: PartitionID, seq: Int = 0, entries: [String: IndexEntry] = [:]) {
         format = 1

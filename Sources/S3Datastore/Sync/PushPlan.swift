@@ -88,6 +88,12 @@ struct PushPlan: Sendable {
         for unit in units.sorted() {
             try plan.decideVersion(unit, remote: remote, recorded: recorded, local: local)
         }
+        if !plan.conflict.versions.isEmpty || !plan.conflict.incomplete.isEmpty {
+            // A record names version numbers: it waits until they are settled.
+            let held = plan.uploads.filter(\.isOutputRecord).map(\.path)
+            plan.uploads.removeAll(where: \.isOutputRecord)
+            plan.keepDirty.formUnion(held)
+        }
         return plan
     }
 
@@ -126,26 +132,32 @@ struct PushPlan: Sendable {
         }
 
         let known = paths.filter { entries[$0] != nil }
-        if known.isEmpty {
-            // A version the remote has never seen: whole, or not at all.
-            let names = Set(present.keys.map { String($0.split(separator: "/").last ?? "") })
-            guard names.contains("metadata.yaml"), names.contains("raw") else {
+        let identical =
+            !known.isEmpty
+            && present.allSatisfy { path, info in
+                guard let entry = entries[path], !entry.isDeleted else { return false }
+                return entry.sha256 == info.sha256
+            }
+        if identical {
+            for (path, info) in present where state.files[path] != info { adopted[path] = info }
+            return
+        }
+        let names = Set(present.keys.map { String($0.split(separator: "/").last ?? "") })
+        let complete = names.contains("metadata.yaml") && names.contains("raw")
+        let neverSynced = present.keys.allSatisfy { state.files[$0] == nil }
+        if !complete {
+            // Part of a version this cache wrote and never synced: a crash between its files.
+            if neverSynced {
                 conflict.incomplete.append(.init(model: model, dataName: dataName, version: version, present: names.sorted()))
                 keepDirty.formUnion(paths)
-                return
-            }
-            for (path, info) in present.sorted(by: { $0.key < $1.key }) {
-                uploads.append(Upload(path: path, sha256: info.sha256, size: info.size, immutable: true, unit: unit))
             }
             return
         }
-
-        let identical = present.allSatisfy { path, info in
-            guard let entry = entries[path], !entry.isDeleted else { return false }
-            return entry.sha256 == info.sha256
-        }
-        if identical {
-            for (path, info) in present where state.files[path] != info { adopted[path] = info }
+        if known.isEmpty {
+            // A version the remote has never seen: whole.
+            for (path, info) in present.sorted(by: { $0.key < $1.key }) {
+                uploads.append(Upload(path: path, sha256: info.sha256, size: info.size, immutable: true, unit: unit))
+            }
             return
         }
         let changedAfterSync = unsynced.keys.allSatisfy { path in

@@ -80,12 +80,13 @@ extension S3SyncService {
     /// caller still holds its locks (a successor's commit stops us, work kept dirty), and merge
     /// only what does not collide — a version or record the remote now holds with other bytes
     /// is dropped and becomes a conflict; a tombstone whose entry changed is not written.
-    func commitPartition(_ plan: PushPlan, uploaded: [String: SyncSidecar.FileRecord], seq: Int, fence: CommitFence?) async throws
-        -> PartitionCommit
-    {
-        var base = plan.state.index ?? PartitionIndex(partition: plan.partition)
-        var etag = plan.state.etag
-        var stale = plan.state.stale == true
+    func commitPartition(
+        _ plan: PushPlan, uploaded: [String: SyncSidecar.FileRecord], seq: Int, fence: CommitFence?,
+        base fenced: (etag: String?, index: PartitionIndex)? = nil
+    ) async throws -> PartitionCommit {
+        var base = fenced?.index ?? plan.state.index ?? PartitionIndex(partition: plan.partition)
+        var etag = fenced.map(\.etag) ?? plan.state.etag
+        var stale = plan.state.stale == true || (fenced.map { $0.index.entries != plan.state.index?.entries } ?? false)
         var dropped = Set<String>()
         let key = remote.partitionKey(plan.partition)
         for attempt in 1...12 {
@@ -94,12 +95,15 @@ extension S3SyncService {
                 guard let record = uploaded[upload.path], let existing = base.entries[upload.path] else { continue }
                 if existing.isDeleted || existing.sha256 != record.sha256 { dropped.insert(upload.unit) }
             }
+            // A record names version numbers: once a version is held back, so are the records.
+            let versionHeld = dropped.contains { if case .versionFile = DatastorePath("\($0)/raw").kind { return true } else { return false } }
+            let heldRecords = versionHeld ? Set(plan.uploads.filter(\.isOutputRecord).map(\.path)) : []
             var next = base
             next.seq = max(base.seq, seq)
             // `latest` is derived locally; entries for it (older clients) are dropped.
             next.entries = next.entries.filter { if case .latest = DatastorePath($0.key).kind { return false } else { return true } }
             var written: [String] = []
-            for upload in plan.uploads where !dropped.contains(upload.unit) {
+            for upload in plan.uploads where !dropped.contains(upload.unit) && !heldRecords.contains(upload.path) {
                 guard let record = uploaded[upload.path] else { continue }
                 next.entries[upload.path] = IndexEntry(size: record.size, sha256: record.sha256, seq: seq)
                 written.append(upload.path)
@@ -110,7 +114,7 @@ extension S3SyncService {
                 next.entries[delete.path] = .tombstone(seq: seq)
                 tombstoned.append(delete.path)
             }
-            let droppedPaths = Set(plan.uploads.filter { dropped.contains($0.unit) }.map(\.path))
+            let droppedPaths = Set(plan.uploads.filter { dropped.contains($0.unit) }.map(\.path)).union(heldRecords)
             let conflict = PushPlan.conflict(for: dropped, highest: IndexShape(base.entries.keys))
             guard !written.isEmpty || !tombstoned.isEmpty else {
                 return PartitionCommit(etag: etag, index: base, stale: stale, dropped: droppedPaths, conflict: conflict)

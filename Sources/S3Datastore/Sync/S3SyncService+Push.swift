@@ -15,7 +15,8 @@ extension S3SyncService {
     ///
     /// 1. plan each partition from local state (``PushPlan``);
     /// 2. upload — version files and output records with `If-None-Match: *`, so nothing
-    ///    committed is ever overwritten (a `412` whose object holds our bytes is ours);
+    ///    committed is ever overwritten (a `412` whose object holds our bytes is ours; one whose
+    ///    path no commit references is an orphan, claimed only after fencing its partition);
     /// 3. check the caller's locks (``CommitFence``), announce the commit in `meta.json`,
     ///    then write each partition with `If-Match` — on `412`, re-read, re-check the locks,
     ///    and merge only what does not collide;
@@ -48,15 +49,21 @@ extension S3SyncService {
             return (upload, try await self.upload(upload))
         }
         var uploaded: [String: SyncSidecar.FileRecord] = [:]
-        var taken: Set<String> = []
+        var collisions: [PartitionID: [Collision]] = [:]
         for (upload, result) in results {
             switch result {
             case .uploaded(let record): uploaded[upload.path] = record
-            case .taken: taken.insert(upload.unit)
+            case .collided(let etag): collisions[PartitionID.of(upload.path), default: []].append(Collision(upload: upload, etag: etag))
             }
         }
-        for index in plans.indices where !taken.isEmpty {
-            conflict = conflict + plans[index].dropUnits(taken)
+        // Paths held by objects of other bytes: claim the orphans, give up the taken.
+        var fenced: [PartitionID: (etag: String?, index: PartitionIndex)] = [:]
+        for index in plans.indices {
+            guard let items = collisions[plans[index].partition] else { continue }
+            let claim = try await claimOrphans(items, of: plans[index], fence: fence)
+            uploaded.merge(claim.uploaded) { $1 }
+            fenced[plans[index].partition] = claim.fenced
+            conflict = conflict + plans[index].dropUnits(claim.taken, shape: IndexShape(claim.fenced.index.entries.keys))
         }
 
         // 2. Check the locks, announce, commit each partition.
@@ -66,7 +73,7 @@ extension S3SyncService {
             try await fence?.check()
             let intent = try await announce(committing.map(\.partition))
             for plan in committing {
-                let commit = try await commitPartition(plan, uploaded: uploaded, seq: intent.seq, fence: fence)
+                let commit = try await commitPartition(plan, uploaded: uploaded, seq: intent.seq, fence: fence, base: fenced[plan.partition])
                 commits[plan.partition] = commit
                 conflict = conflict + commit.conflict
             }
@@ -80,6 +87,7 @@ extension S3SyncService {
                 }
             }
         }
+        Failpoint.hit("push.after-commit")
 
         // 3. Record what is now true, clear what was pushed (conflicts stay dirty).
         for plan in plans { try record(plan, commit: commits[plan.partition], uploaded: uploaded) }
@@ -101,6 +109,67 @@ extension S3SyncService {
         return pushed + tombstoned.count
     }
 
+    /// An immutable upload whose path held an object with other bytes.
+    struct Collision: Sendable {
+        var upload: PushPlan.Upload
+        /// The ETag of the object found there.
+        var etag: String?
+    }
+
+    /// What claiming the collided paths of one partition came to.
+    struct OrphanClaim: Sendable {
+        var uploaded: [String: SyncSidecar.FileRecord] = [:]
+        /// Units whose paths a commit references: renumber or rename them.
+        var taken: Set<String> = []
+        /// The partition as fenced (the base of this push's commit).
+        var fenced: (etag: String?, index: PartitionIndex)
+    }
+
+    /// Paths of `plan` held by objects with other bytes. A path the partition's current index
+    /// references is taken: its unit is dropped (renumbered or renamed by the caller). A path no
+    /// commit references is an orphan — an upload whose writer's commit never happened. Before
+    /// replacing orphans with our bytes, the partition is *fenced*: rewritten (`If-Match`) with a
+    /// new fence token, so that any writer still holding an older view of it — the orphans'
+    /// owner resumed past its lock, say — has its commit refused. Only then are the orphans
+    /// overwritten, each `If-Match` on the object it examined.
+    func claimOrphans(_ collisions: [Collision], of plan: PushPlan, fence: CommitFence?) async throws -> OrphanClaim {
+        let key = remote.partitionKey(plan.partition)
+        for attempt in 1...8 {
+            var index = PartitionIndex(partition: plan.partition)
+            var etag: String?
+            if case .found(let response) = try await client.get(key) {
+                index = try PartitionIndex.decode(response.body, expected: plan.partition)
+                etag = response.etag
+            }
+            var claim = OrphanClaim(fenced: (etag, index))
+            let unitPaths = Dictionary(grouping: plan.uploads, by: \.unit)
+            for collision in collisions where unitPaths[collision.upload.unit, default: []].contains(where: { index.entries[$0.path] != nil }) {
+                claim.taken.insert(collision.upload.unit)
+            }
+            let orphans = collisions.filter { !claim.taken.contains($0.upload.unit) }
+            guard !orphans.isEmpty else { return claim }
+            try await fence?.check()
+            var fencedIndex = index
+            fencedIndex.fence = UUID().uuidString.lowercased()
+            do {
+                let response = try await client.put(
+                    key, data: try fencedIndex.encoded(), contentType: "application/json", condition: etag.map { .ifMatch($0) } ?? .ifAbsent)
+                claim.fenced = (response.etag, fencedIndex)
+            } catch let error as S3Error where error.code == .preconditionFailed || error.code == .conditionalRequestConflict {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...(20 * attempt))))
+                continue
+            }
+            for orphan in orphans {
+                switch try await self.upload(orphan.upload, replacing: orphan.etag) {
+                case .uploaded(let record): claim.uploaded[orphan.upload.path] = record
+                case .collided: claim.taken.insert(orphan.upload.unit)
+                }
+            }
+            return claim
+        }
+        throw S3SyncError(.contention, "could not fence index partition '\(plan.partition)'; other writers keep changing it. Run the push again")
+    }
+
     /// Decides what to push for one partition, from the dirty log (or a walk).
     func plan(_ partition: PartitionID, walk: Bool) throws -> PushPlan? {
         let state = sidecar.loadPartition(partition)
@@ -120,15 +189,16 @@ extension S3SyncService {
     enum UploadResult: Sendable {
         /// The remote holds these bytes at the path (uploaded now, or by an earlier attempt of ours).
         case uploaded(SyncSidecar.FileRecord)
-        /// The path of an immutable file holds other bytes: the unit must be renumbered or renamed.
-        case taken
+        /// The path of an immutable file holds an object with other bytes (this ETag).
+        case collided(String?)
     }
 
     /// Uploads one file, hashing exactly the bytes sent. An immutable file is created with
-    /// `If-None-Match: *` and carries its sha256 as user metadata, so that a `412` can tell our
-    /// own earlier upload (adopted) from someone else's object (taken).
-    func upload(_ upload: PushPlan.Upload) async throws -> UploadResult {
-        if let done = uploadedThisRun.withLock({ $0[upload.path] }), done.sha256 == upload.sha256 { return .uploaded(done) }
+    /// `If-None-Match: *` (or, to claim an orphan, `If-Match` on the object examined) and carries
+    /// its sha256 as user metadata, so that a `412` can tell our own earlier upload (adopted)
+    /// from an object with other bytes (collided).
+    func upload(_ upload: PushPlan.Upload, replacing orphan: String? = nil) async throws -> UploadResult {
+        if orphan == nil, let done = uploadedThisRun.withLock({ $0[upload.path] }), done.sha256 == upload.sha256 { return .uploaded(done) }
         let absolute = cache.absolute(upload.path)
         // Stat before reading: if the file is rewritten meanwhile, its new mtime differs from the
         // one recorded here, and the next push hashes it again.
@@ -138,23 +208,22 @@ extension S3SyncService {
         let sha = ContentHash.sha256(data)
         let record = SyncSidecar.FileRecord(size: Int64(data.count), mtimeNs: before.mtimeNs, sha256: sha)
         let key = remote.objectKey(upload.path)
+        let condition: S3Client.Condition = upload.immutable ? (orphan.map { .ifMatch($0) } ?? .ifAbsent) : .none
         var attempt = 0
         while true {
             attempt += 1
             do {
-                try await client.put(key, data: data, condition: upload.immutable ? .ifAbsent : .none, metadata: ["sha256": sha])
+                try await client.put(key, data: data, condition: condition, metadata: ["sha256": sha])
                 break
             } catch let error as S3Error
-                where upload.immutable && (error.code == .preconditionFailed || error.code == .conditionalRequestConflict)
+                where upload.immutable && (error.code == .preconditionFailed || error.code == .conditionalRequestConflict || error.code == .noSuchKey)
             {
                 if let existing = try await client.head(key) {
                     if existing.userMetadata("sha256") == sha { break }
-                    return .taken
+                    return .collided(existing.etag)
                 }
                 // Gone between the two requests (or a write in progress): try again, briefly.
-                guard attempt < 4 else {
-                    throw S3SyncError(.contention, "'\(upload.path)' keeps changing on the remote during the push; run the push again")
-                }
+                guard attempt < 4, orphan == nil else { return .collided(nil) }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 10...(50 * attempt))))
             }
         }
@@ -230,14 +299,19 @@ extension S3SyncService {
 }
 
 extension PushPlan {
-    /// Removes the uploads of `units` (their paths were taken remotely) and returns the conflicts
-    /// that makes: versions to renumber, records to rename. Their paths stay dirty.
-    mutating func dropUnits(_ units: Set<String>) -> SyncConflict {
+    /// Removes the uploads of `units` (their paths are taken remotely) and returns the conflicts
+    /// that makes: versions to renumber, records to rename. Their paths stay dirty; so do this
+    /// partition's new output records once a version is held back (a record names version
+    /// numbers, and is committed only with them).
+    mutating func dropUnits(_ units: Set<String>, shape: IndexShape) -> SyncConflict {
         let dropped = uploads.filter { units.contains($0.unit) }
         guard !dropped.isEmpty else { return SyncConflict() }
-        uploads.removeAll { units.contains($0.unit) }
-        keepDirty.formUnion(dropped.map(\.path))
-        return Self.conflict(for: Set(dropped.map(\.unit)), highest: IndexShape((state.index?.entries ?? [:]).keys))
+        let conflict = Self.conflict(for: Set(dropped.map(\.unit)), highest: shape)
+        var held = Set(dropped.map(\.path))
+        if !conflict.versions.isEmpty { held.formUnion(uploads.filter(\.isOutputRecord).map(\.path)) }
+        uploads.removeAll { held.contains($0.path) }
+        keepDirty.formUnion(held)
+        return conflict
     }
 
     /// The conflicts of `units` (version directories or output record paths) against an index's shape.
@@ -253,5 +327,13 @@ extension PushPlan {
             }
         }
         return conflict
+    }
+}
+
+extension PushPlan.Upload {
+    /// Whether this is a method-run record (committed only with the versions it names).
+    var isOutputRecord: Bool {
+        if case .outputRecord = DatastorePath(path).kind { return true }
+        return false
     }
 }

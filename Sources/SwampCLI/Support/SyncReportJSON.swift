@@ -49,7 +49,7 @@ struct SyncReportJSON: Encodable {
             RenumberingJSON(model: $0.modelName, modelId: $0.model.modelId, data: $0.dataName, from: $0.from, to: $0.to)
         }
         renamedRecords = resolution.renamedRecords
-        discarded = resolution.discarded
+        discarded = resolution.discarded.map { "\($0.model)/\($0.dataName)/\($0.version)" }
     }
 
     /// One line per change a conflict resolution made, for people.
@@ -57,6 +57,8 @@ struct SyncReportJSON: Encodable {
         resolution.renumbered.map {
             "renumbered \($0.modelName) \($0.dataName) v\($0.from) → v\($0.to) (a teammate had committed another v\($0.from); both are kept)"
         } + resolution.renamedRecords.sorted { $0.key < $1.key }.map { "renamed output record \($0.key) → \($0.value)" }
-            + resolution.discarded.map { "discarded the half-written version \($0) (left by an interrupted run)" }
+            + resolution.discarded.map {
+                "discarded \($0.dataName) v\($0.version) of \($0.model): half-written (only \($0.present.joined(separator: ", "))) by an interrupted run"
+            }
     }
 }

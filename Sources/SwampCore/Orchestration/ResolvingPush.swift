@@ -43,6 +43,8 @@ struct ResolvingPush: Sendable {
                         .syncFailed, "\(conflict)",
                         hint: "nothing was overwritten and the local work is kept (marked unpushed); run 'swamp datastore sync --push' again")
                 }
+                // Local changes for a model happen only while its lock is still ours.
+                try await fence.check()
                 outcome.resolution.merge(try repository.resolve(conflict))
             }
         }

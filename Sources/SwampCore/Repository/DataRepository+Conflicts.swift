@@ -20,8 +20,8 @@ public struct ConflictResolution: Sendable, Hashable, Codable {
     public var renumbered: [Renumbering] = []
     /// Output records renamed, cache-relative `from → to`.
     public var renamedRecords: [String: String] = [:]
-    /// Half-written versions (a crash between their files) removed, as `model/data/version`.
-    public var discarded: [String] = []
+    /// Half-written versions (a crash between their files) removed.
+    public var discarded: [SyncConflict.Incomplete] = []
 
     public init() {}
 
@@ -33,8 +33,8 @@ public struct ConflictResolution: Sendable, Hashable, Codable {
         discarded += other.discarded
     }
 
-    /// The models whose local data changed.
-    public var models: [ModelRef] { ModelRef.sortedUnique(renumbered.map(\.model)) }
+    /// The models whose local versions changed (a pull brings the remote's under the freed numbers).
+    public var models: [ModelRef] { ModelRef.sortedUnique(renumbered.map(\.model) + discarded.map(\.model)) }
 }
 
 /// The record of a renumbering in progress, written before its first step so that a crash
@@ -60,7 +60,7 @@ extension DataRepository {
         var resolution = ConflictResolution()
         for item in conflict.incomplete {
             try discardIncomplete(item)
-            resolution.discarded.append("\(item.model)/\(item.dataName)/\(item.version)")
+            resolution.discarded.append(item)
         }
         for item in conflict.versions {
             if let renumbering = try renumber(item) { resolution.renumbered.append(renumbering) }
@@ -133,6 +133,7 @@ extension DataRepository {
                 try AtomicFile.write(data, to: layout.absolute(newRawRel))
             }
         }
+        Failpoint.hit("renumber.after-raw")
         if metadata.version != journal.to || !FileManager.default.fileExists(atPath: layout.absolute(newMetadataRel)) {
             metadata.version = journal.to
             try syncService?.markDirty(.path(newMetadataRel))

@@ -41,6 +41,7 @@ public final class DataRepository: Sendable {
             contentType: contentType, size: Int64(content.count), sha256: ContentHash.sha256(content),
             createdAt: now(), tags: tags, producedBy: producedBy)
         try writeFile(MetadataCoding.encode(metadata), rel: DatastoreLayout.metadataRel(ref, name, version))
+        Failpoint.hit("data.after-metadata")
         try writeFile(content, rel: DatastoreLayout.rawRel(ref, name, version))
         if (try latestVersion(ref, name) ?? 0) < version {
             try writeFile(Data("\(version)\n".utf8), rel: DatastoreLayout.latestRel(ref, name))

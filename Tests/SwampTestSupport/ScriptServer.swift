@@ -1,0 +1,158 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A Python server of the repository's `scripts/` (the S3 test server, the fault proxy) run
+/// by one test: started on a free loopback port, paused, resumed and stopped by PID.
+public final class ScriptServer: Sendable {
+    public let process: Process
+    /// `http://127.0.0.1:PORT`.
+    public let endpoint: String
+
+    private init(process: Process, endpoint: String) {
+        self.process = process
+        self.endpoint = endpoint
+    }
+
+    public struct StartFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The repository's `scripts/` directory.
+    public static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts").path
+
+    /// Starts `scripts/{name}` with `--info-file` and `extra`, and waits until it listens.
+    public static func start(script name: String, _ extra: [String] = []) async throws -> ScriptServer {
+        let info = FileManager.default.temporaryDirectory.appendingPathComponent("script-info-\(UUID().uuidString)").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "\(scripts)/\(name)", "--info-file", info] + extra
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOfFile: info, encoding: .utf8),
+                let line = text.split(separator: "\n").first(where: { $0.hasPrefix("port=") })
+            {
+                try? FileManager.default.removeItem(atPath: info)
+                return ScriptServer(process: process, endpoint: "http://127.0.0.1:\(line.dropFirst("port=".count))")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw StartFailure(description: "scripts/\(name) did not start within 30 s")
+    }
+
+    public func pause() { kill(process.processIdentifier, SIGSTOP) }
+    public func resume() { kill(process.processIdentifier, SIGCONT) }
+
+    /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s. (Not
+    /// `waitUntilExit`, which spins a run loop and never returns if the child ignores SIGTERM.)
+    public func stop() {
+        let pid = process.processIdentifier
+        kill(pid, SIGCONT)
+        kill(pid, SIGTERM)
+        for _ in 0..<50 where process.isRunning { usleep(100_000) }
+        if process.isRunning { kill(pid, SIGKILL) }
+    }
+}
+
+/// `scripts/fault-proxy.py` in front of an S3 endpoint, with its control API: rules that fail,
+/// cut, hold, slow or signal matching requests, and the log of every request it saw.
+public final class FaultProxy: Sendable {
+    public let server: ScriptServer
+    public var endpoint: String { server.endpoint }
+
+    private init(server: ScriptServer) { self.server = server }
+
+    /// A proxy to `upstream` (plus the fixed-fault flags of `fault-proxy.py`, if any).
+    public static func start(upstream: String, flags: [String] = []) async throws -> FaultProxy {
+        FaultProxy(server: try await ScriptServer.start(script: "fault-proxy.py", ["--upstream", upstream] + flags))
+    }
+
+    /// One fault rule (see `scripts/fault-proxy.py`).
+    public struct Rule: Encodable, Sendable {
+        public var method: String?
+        public var path: String?
+        public var nth: Int?
+        public var count: Int?
+        public var action: String
+        public var status: Int?
+        public var code: String?
+        public var signal: String?
+        public var pid: Int32?
+        public var then: String?
+        public var when: String?
+        public var ms: Int?
+        public var rate: Int?
+        public var seconds: Double?
+        public var timeout: Double?
+
+        public init(
+            _ action: String, method: String? = nil, path: String? = nil, nth: Int? = nil, count: Int? = nil, status: Int? = nil,
+            code: String? = nil, signal: String? = nil, pid: Int32? = nil, then: String? = nil, when: String? = nil, ms: Int? = nil,
+            rate: Int? = nil, seconds: Double? = nil, timeout: Double? = nil
+        ) {
+            self.action = action
+            self.method = method
+            self.path = path
+            self.nth = nth
+            self.count = count
+            self.status = status
+            self.code = code
+            self.signal = signal
+            self.pid = pid
+            self.then = then
+            self.when = when
+            self.ms = ms
+            self.rate = rate
+            self.seconds = seconds
+            self.timeout = timeout
+        }
+    }
+
+    /// A request the proxy saw.
+    public struct Entry: Decodable, Sendable {
+        public let method: String
+        public let path: String
+        /// The status returned (0: the connection was cut).
+        public let status: Int
+        public let fault: String?
+    }
+
+    /// Replaces the rules.
+    public func set(_ rules: [Rule]) async throws {
+        _ = try await control("POST", "rules", body: try JSONEncoder().encode(rules))
+    }
+
+    /// Lets held requests go on.
+    public func release() async throws { _ = try await control("POST", "release") }
+
+    /// Every request seen since the last ``clearLog()``.
+    public func log() async throws -> [Entry] {
+        try JSONDecoder().decode([Entry].self, from: try await control("GET", "log"))
+    }
+
+    public func clearLog() async throws { _ = try await control("POST", "clear") }
+
+    public func stop() { server.stop() }
+
+    private func control(_ method: String, _ path: String, body: Data = Data()) async throws -> Data {
+        guard let url = URL(string: "\(endpoint)/__proxy/\(path)") else { throw ScriptServer.StartFailure(description: "bad proxy URL") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        if method == "POST" { request.httpBody = body }
+        return try await withCheckedThrowingContinuation { continuation in
+            URLSession.shared.dataTask(with: request) { data, _, error in
+                if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: data ?? Data()) }
+            }.resume()
+        }
+    }
+}
