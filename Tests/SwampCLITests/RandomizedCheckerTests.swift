@@ -48,16 +48,22 @@ struct RandomizedCheckerTests {
 
         for round in 0..<Self.rounds {
             let plan = users.map { _ in Operation.random(&random) }
-            let outcomes = try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
-                for (index, operation) in plan.enumerated() {
+            var results = [Outcome?](repeating: nil, count: plan.count)
+            // A collection runs alone, so the checker knows exactly what it may remove: everything
+            // it deletes is in the snapshot taken just before it (after a pull).
+            for (index, operation) in plan.enumerated() where operation.isCollection {
+                results[index] = try await operation.perform(by: users[index])
+            }
+            try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
+                for (index, operation) in plan.enumerated() where !operation.isCollection {
                     let user = users[index]
                     group.addTask { (index, try await operation.perform(by: user)) }
                 }
-                var outcomes = [Outcome?](repeating: nil, count: plan.count)
-                for try await (index, outcome) in group { outcomes[index] = outcome }
-                return outcomes.compactMap { $0 }
+                for try await (index, outcome) in group { results[index] = outcome }
             }
-            for outcome in outcomes {
+            let outcomes = results.compactMap { $0 }
+            for (index, outcome) in outcomes.enumerated() {
+                ledger.history.append("round \(round) \(users[index].name) \(plan[index]): \(outcome.summary)")
                 ledger.operations += 1
                 if outcome.faulted { ledger.faults += 1 }
                 if let failure = outcome.unexpectedFailure {
@@ -88,9 +94,16 @@ struct RandomizedCheckerTests {
 
         // Every reported version is there, with its bytes, at its number (unless collected).
         let truth = try await Self.versions(fresh)
+        var lost = false
         for (key, sha) in ledger.reported where !ledger.collected.contains(sha) {
-            #expect(truth[key.model]?[key.version] == sha, "seed \(seed): \(key.model) v\(key.version) reported as \(sha.prefix(12)) is \(truth[key.model]?[key.version]?.prefix(12) ?? "missing")")
+            let found = truth[key.model]?[key.version]
+            if found != sha { lost = true }
+            #expect(
+                found == sha,
+                "seed \(seed): \(key.model) v\(key.version) reported as \(sha.prefix(12)) is \(found?.prefix(12) ?? "missing"); the clone has \(truth[key.model]?.sorted { $0.key < $1.key }.map { "v\($0.key)=\($0.value.prefix(8))" } ?? [])"
+            )
         }
+        if lost { print("seed \(seed) history:\n" + ledger.history.joined(separator: "\n")) }
         // Every cache agrees with the fresh clone, and `latest` is the highest version.
         for cli in users.map(\.cli) + [fresh] {
             let mine = try await Self.versions(cli)
@@ -149,6 +162,8 @@ struct Ledger {
     var operations = 0
     var faults = 0
     var renumbered = 0
+    /// What each operation did, for the report of a failing seed.
+    var history: [String] = []
 
     /// Records a report; returns a description when it contradicts an earlier one.
     mutating func report(model: String, version: Int, sha256: String) -> String? {
@@ -168,6 +183,13 @@ struct Outcome: Sendable {
     var reported: [(String, Int, String)] = []
     var collected: Set<String> = []
     var renumbered = 0
+    var status: Int32 = 0
+    var note = ""
+
+    var summary: String {
+        "exit \(status)" + (reported.isEmpty ? "" : " reported \(reported.map { "\($0.0) v\($0.1)=\($0.2.prefix(8))" })")
+            + (collected.isEmpty ? "" : " collected \(collected.map { $0.prefix(8) }.sorted())") + (note.isEmpty ? "" : " \(note)")
+    }
 }
 
 /// One random operation of one user.
@@ -204,21 +226,29 @@ enum Operation: Sendable {
         case .run(let model):
             let result = try await cli.run(["model", "method", "run", model, "execute", "--json"])
             outcome.record(result, model: model, expectSuccess: true)
+            outcome.status = result.status
         case .runKilled(let model, let nth):
             outcome.faulted = true
             let result = try await Self.killed(cli, ["model", "method", "run", model, "execute", "--json"], nth: nth, proxy: user.proxy)
             if result.status == 0 { outcome.record(result, model: model, expectSuccess: true) }
+            outcome.status = result.status
         case .runRefused(let model):
             outcome.faulted = true
             try await user.proxy.set([.init("error", method: "PUT", path: "_swamp/meta.json", count: -1, status: 403, code: "AccessDenied")])
             let result = try await cli.run(["model", "method", "run", model, "execute", "--json"])
             try await user.proxy.set([])
             if result.status == 0 { outcome.record(result, model: model, expectSuccess: true) }
+            outcome.status = result.status
         case .runFailpoint(let model, let point):
             outcome.faulted = true
             let result = try await cli.run(["model", "method", "run", model, "execute", "--json"], environment: ["SWAMP_FAILPOINT": point])
-            if result.status != 9 { outcome.unexpectedFailure = "the failpoint \(point) did not kill \(user.name): \(result.status) \(result.stderr)" }
+            outcome.status = result.status
+            if result.status != 9 {
+                outcome.unexpectedFailure = "the failpoint \(point) did not kill \(user.name): \(result.status) \(result.stderr)"
+            }
         case .gc, .gcKilled:
+            let pull = try await cli.run(["datastore", "sync", "--pull"])
+            if pull.status != 0 { outcome.unexpectedFailure = "pull before gc by \(user.name) failed: \(pull.stderr)" }
             let before = try await RandomizedCheckerTests.versions(cli)
             let result: CLI.Result
             if case .gcKilled(let nth) = self {
@@ -228,6 +258,7 @@ enum Operation: Sendable {
                 result = try await cli.run(["data", "gc", "--keep", "2"])
                 if result.status != 0 { outcome.unexpectedFailure = "gc by \(user.name) failed: \(result.stderr)" }
             }
+            outcome.status = result.status
             let after = try await RandomizedCheckerTests.versions(cli)
             for (model, versions) in before {
                 for (version, sha) in versions where after[model]?[version] != sha { outcome.collected.insert(sha) }
@@ -237,8 +268,18 @@ enum Operation: Sendable {
             let result = try await cli.run(["datastore", "sync", "--json"] + flag)
             if result.status != 0 { outcome.unexpectedFailure = "datastore sync \(flag.joined()) by \(user.name) failed: \(result.stderr)" }
             outcome.renumbered = ((try? result.json()["renumbered"] as? [Any]) ?? nil)?.count ?? 0
+            outcome.status = result.status
+            if outcome.renumbered > 0 { outcome.note = "renumbered \(((try? result.json()["renumbered"]) ?? nil).map { "\($0)" } ?? "")" }
         }
         return outcome
+    }
+
+    /// Whether this is a garbage collection (run alone in its round).
+    var isCollection: Bool {
+        switch self {
+        case .gc, .gcKilled: return true
+        default: return false
+        }
     }
 
     private var flag: [String] {
@@ -274,7 +315,9 @@ extension Outcome {
         for item in data {
             if let version = item["version"] as? Int, let sha = item["sha256"] as? String { reported.append((model, version, sha)) }
         }
-        renumbered += ((document["sync"] as? [String: Any])?["renumbered"] as? [Any])?.count ?? 0
+        let moved = ((document["sync"] as? [String: Any])?["renumbered"] as? [Any]) ?? []
+        renumbered += moved.count
+        if !moved.isEmpty { note = "renumbered \(moved)" }
     }
 }
 

@@ -65,9 +65,9 @@ public struct ModelRunner: Sendable {
         // What the run wrote, under the numbers it finally has.
         let final = written.map { metadata in
             var metadata = metadata
-            if let moved = pushed.resolution.renumbered.first(where: {
-                $0.model == model.ref && $0.dataName == metadata.name && $0.from == metadata.version
-            }) {
+            // Follow the renumberings in order (a version may move twice).
+            for moved in pushed.resolution.renumbered
+            where moved.model == model.ref && moved.dataName == metadata.name && moved.from == metadata.version {
                 metadata.version = moved.to
             }
             return metadata
