@@ -49,6 +49,28 @@ import Testing
         try await expectRefused(repo, ["model", "create", "command/shell", name, "--set", "run=echo"], mentioning: "invalid model name")
     }
 
+    /// `models/*.yaml` comes from git: a traversing or non-canonical id or type is refused,
+    /// naming the file and the field, before anything is written.
+    @Test(arguments: [
+        ("id", "../../x"), ("id", "0B0E0000-0000-4000-8000-000000000000"), ("id", "not-a-uuid"),
+        ("type", "../../x"), ("type", "Command/Shell"), ("name", "other"),
+    ])
+    func untrustedModelFilesAreRefused(field: String, value: String) async throws {
+        let repo = try await TemporaryRepository.make()
+        defer { repo.remove() }
+        try await repo.shellModel("m", "echo hi")
+        let file = "\(repo.path)/models/m.yaml"
+        var lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let index = try #require(lines.firstIndex { $0.hasPrefix("\(field): ") })
+        lines[index] = "\(field): '\(value)'"
+        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        for arguments in [["model", "method", "run", "m", "execute"], ["data", "list", "m"], ["model", "list"]] {
+            let stderr = try await expectRefused(repo, arguments, mentioning: "field '\(field)'")
+            #expect(stderr.contains("models/m.yaml"), "\(stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(repo.path)/../x"))
+    }
+
     @Test func duplicateModelAndBadArguments() async throws {
         let repo = try await TemporaryRepository.make()
         defer { repo.remove() }

@@ -333,8 +333,9 @@ struct S3SafetyTests {
         #expect(try await team.clone("fresh").run(["datastore", "sync", "--pull"]).status == 0)
     }
 
-    /// A model run on an unchanged model costs at most 12 requests, as the server sees them.
-    @Test func aModelRunCostsAtMostTwelveRequests() async throws {
+    /// A model run on an unchanged model costs at most 12 requests as the server sees them, and
+    /// its `--json` report (sync + lock requests) says exactly that; a no-op `sync --pull` costs 1.
+    @Test func requestCountsAreWhatTheServerSaw() async throws {
         let team = S3Team()
         defer { team.remove() }
         _ = try await team.start(models: ["m"])
@@ -343,9 +344,28 @@ struct S3SafetyTests {
         let a = team.cli("a", through: proxy)
         #expect(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
         try await proxy.clearLog()
-        #expect(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
+        let run = try await a.run(["model", "method", "run", "m", "execute", "--json"])
+        #expect(run.status == 0)
         let seen = try await proxy.log()
         #expect(seen.count <= 12, "\(seen.map { "\($0.method) \($0.path) \($0.status)" })")
+        let sync = try #require(try run.json()["sync"] as? [String: Any])
+        #expect(Self.total(sync) == seen.count, "reported \(sync), the server saw \(seen.count)")
+        print("model run on an unchanged model: \(seen.count) requests: \(seen.map { "\($0.method) \($0.status)" })")
+
+        for _ in 0..<2 { #expect(try await a.run(["datastore", "sync", "--pull"]).status == 0) }
+        try await proxy.clearLog()
+        let pull = try await a.run(["datastore", "sync", "--pull", "--json"])
+        #expect(pull.status == 0)
+        let pulled = try await proxy.log()
+        #expect(pulled.count == 1, "\(pulled.map { "\($0.method) \($0.path) \($0.status)" })")
+        #expect(Self.total(try pull.json()) == 1)
+    }
+
+    /// Sync plus lock requests of a `--json` sync report.
+    static func total(_ report: [String: Any]) -> Int {
+        let sync = (report["requests"] as? [String: Int])?.values.reduce(0, +) ?? 0
+        let locks = (report["lockRequests"] as? [String: Int])?.values.reduce(0, +) ?? 0
+        return sync + locks
     }
 
     // MARK: Helpers

@@ -49,6 +49,11 @@ public final class S3Lock: DistributedLock {
                 // Held (or our own create whose response was lost: then the nonce is ours).
             }
             if let (current, etag) = try await read() {
+                if current.nonce == info.nonce {
+                    // Our own create, whose response was lost and retried: the lock is ours.
+                    startHeartbeat(info, etag: etag)
+                    return
+                }
                 lastHolder = current
                 if current.isStale(at: Date()) {
                     logger.info("taking over stale lock", metadata: ["key": "\(key)", "holder": "\(current.holderDescription)"])
@@ -63,24 +68,37 @@ public final class S3Lock: DistributedLock {
         }
     }
 
+    /// Stops the heartbeat first (so no refresh races the delete), then deletes the lock only
+    /// while it carries our nonce: on `412` it reads the lock again and retries with the ETag
+    /// found if the lock is still ours (a heartbeat landed meanwhile), and leaves it alone if it
+    /// is someone else's.
     public func release() async throws {
-        let (held, etag, heartbeat) = state.withLock { state -> (LockInfo?, String?, Task<Void, Never>?) in
-            defer {
-                state.held = nil
-                state.etag = nil
-                state.heartbeat = nil
-            }
-            return (state.held, state.etag, state.heartbeat)
+        let heartbeat = state.withLock { state -> Task<Void, Never>? in
+            defer { state.heartbeat = nil }
+            return state.heartbeat
         }
         heartbeat?.cancel()
         await heartbeat?.value
-        guard held != nil, let etag else { return }
-        do {
-            try await client.delete(objectKey, ifMatch: etag)
-        } catch let error as S3Error where error.code == .preconditionFailed || error.code == .noSuchKey {
-            // Someone else holds it now (we had lost it): leave theirs alone.
+        let (held, known) = state.withLock { state -> (LockInfo?, String?) in
+            defer {
+                state.held = nil
+                state.etag = nil
+            }
+            return (state.held, state.etag)
+        }
+        guard let held, var etag = known else { return }
+        for _ in 1...5 {
+            do {
+                try await client.delete(objectKey, ifMatch: etag)
+                return
+            } catch let error as S3Error where error.code == .preconditionFailed || error.code == .noSuchKey {
+                guard let (current, latest) = try await read(), current.nonce == held.nonce, let latest else { return }
+                etag = latest
+            }
         }
     }
+
+    public var detectedLoss: LockError? { state.withLock { $0.lost } }
 
     public func inspect() async throws -> LockInfo? {
         try await read()?.info
@@ -155,7 +173,13 @@ public final class S3Lock: DistributedLock {
             }
             return true
         } catch let error as S3Error where error.code == .preconditionFailed || error.code == .noSuchKey {
-            let lost = LockMessages.lost(key, now: try? await read()?.info)
+            let current = try? await read()
+            if let current, current.info.nonce == held.nonce, let etag = current.etag {
+                // A retried refresh whose first attempt had landed: still ours.
+                state.withLock { if $0.held?.nonce == held.nonce { $0.etag = etag } }
+                return true
+            }
+            let lost = LockMessages.lost(key, now: current?.info)
             logger.warning("lock lost", metadata: ["key": "\(key)"])
             state.withLock { $0.lost = lost }
             return false

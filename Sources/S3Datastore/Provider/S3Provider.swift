@@ -91,10 +91,15 @@ public struct S3Provider: DatastoreProvider {
 
     /// The sync service over this provider's client and cache.
     public func makeSyncService() -> S3SyncService {
-        S3SyncService(client: syncClient, settings: settings, cacheRoot: cacheRoot, hydration: hydration, logger: logger)
+        S3SyncService(
+            client: syncClient, settings: settings, cacheRoot: cacheRoot, hydration: hydration, lockAccounting: client.accounting, logger: logger)
     }
 
     public func resolveDatastorePath(repoDir: String) -> String { cacheRoot }
+
+    public var remoteIdentity: String? {
+        "s3://\(settings.endpoint?.absoluteString ?? "aws:\(settings.region)")/\(settings.bucket)/\(remote.prefix)"
+    }
 
     public func resolveCachePath(repoDir: String) -> String? { cacheRoot }
 }

@@ -42,6 +42,29 @@ final class SyncSidecar: Sendable {
         var size: Int64
         var mtimeNs: Int64
         var sha256: String
+        /// The inode's change time and number: a rewrite within the file system's timestamp
+        /// granularity, or a replacement by rename, changes one of them even when size and
+        /// mtime look the same. (Absent in records of older versions: then the file is hashed.)
+        var ctimeNs: Int64?
+        var inode: UInt64?
+
+        init(size: Int64, mtimeNs: Int64, sha256: String, ctimeNs: Int64? = nil, inode: UInt64? = nil) {
+            self.size = size
+            self.mtimeNs = mtimeNs
+            self.sha256 = sha256
+            self.ctimeNs = ctimeNs
+            self.inode = inode
+        }
+
+        /// The record of `local` with hash `sha256`.
+        init(_ local: LocalFile, sha256: String) {
+            self.init(size: local.size, mtimeNs: local.mtimeNs, sha256: sha256, ctimeNs: local.ctimeNs, inode: local.inode)
+        }
+
+        /// Whether `local` is the very file this record describes (no need to hash it again).
+        func describes(_ local: LocalFile) -> Bool {
+            size == local.size && mtimeNs == local.mtimeNs && ctimeNs == local.ctimeNs && inode == local.inode
+        }
     }
 
     struct PartitionState: Codable, Equatable, Sendable {
@@ -191,15 +214,19 @@ final class SyncSidecar: Sendable {
     }
 }
 
-/// A file's size, modification time and (when computed) hash.
+/// A file's size, modification and change times, and inode.
 struct LocalFile {
     var size: Int64
     var mtimeNs: Int64
+    var ctimeNs: Int64
+    var inode: UInt64
 
     /// `nil` when the path does not exist or is not a regular file.
     static func stat(_ path: String) -> LocalFile? {
         var info = Glibc.stat()
         guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return LocalFile(size: Int64(info.st_size), mtimeNs: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+        return LocalFile(
+            size: Int64(info.st_size), mtimeNs: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+            ctimeNs: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec), inode: UInt64(info.st_ino))
     }
 }

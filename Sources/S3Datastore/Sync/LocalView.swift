@@ -21,7 +21,7 @@ struct CacheView: LocalView {
         let absolute = cache.absolute(path)
         guard let local = LocalFile.stat(absolute) else { return nil }
         let sha = try S3SyncService.hash(absolute, local, known: known[path])
-        return SyncSidecar.FileRecord(size: local.size, mtimeNs: local.mtimeNs, sha256: sha)
+        return SyncSidecar.FileRecord(local, sha256: sha)
     }
 
     func files(in directory: String) -> [String] {

@@ -206,7 +206,8 @@ extension S3SyncService {
             throw S3SyncError(.localFileChanged, "'\(upload.path)' disappeared during the push; nothing of it was sent. Run the push again")
         }
         let sha = ContentHash.sha256(data)
-        let record = SyncSidecar.FileRecord(size: Int64(data.count), mtimeNs: before.mtimeNs, sha256: sha)
+        var record = SyncSidecar.FileRecord(before, sha256: sha)
+        record.size = Int64(data.count)
         let key = remote.objectKey(upload.path)
         let condition: S3Client.Condition = upload.immutable ? (orphan.map { .ifMatch($0) } ?? .ifAbsent) : .none
         var attempt = 0

@@ -26,11 +26,15 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     let uploadedThisRun = Mutex<[String: SyncSidecar.FileRecord]>([:])
     private let progressHandler = Mutex<(@Sendable (SyncProgress) -> Void)?>(nil)
 
+    /// The accounting of the client the locks use (their requests are reported too).
+    let lockAccounting: RequestAccounting?
+
     init(
-        client: S3Client, settings: S3DatastoreConfig, cacheRoot: String, hydration: HydrationStrategy,
+        client: S3Client, settings: S3DatastoreConfig, cacheRoot: String, hydration: HydrationStrategy, lockAccounting: RequestAccounting? = nil,
         logger: Logger = Logger(label: "swamp.s3sync", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.client = client
+        self.lockAccounting = lockAccounting
         self.settings = settings
         remote = RemoteLayout(prefix: settings.prefix)
         cache = DatastoreLayout(root: cacheRoot)
@@ -49,6 +53,7 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         activity.requests = requests.requests
         activity.bytesUp = requests.bytesUp
         activity.bytesDown = requests.bytesDown
+        activity.lockRequests = lockAccounting?.snapshot.requests ?? [:]
         return activity
     }
 
@@ -263,6 +268,7 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         for (path, record) in results {
             if let record { files[path] = record } else { skipped.append(path) }
         }
+        if !plan.removals.isEmpty || results.count > skipped.count { DatastoreGeneration.bump(cache) }
         let incomplete = !skipped.isEmpty || !plan.keptLocal.isEmpty
         try sidecar.savePartition(partition, SyncSidecar.PartitionState(etag: etag, index: index, files: files, stale: incomplete ? true : nil))
         try deriveLatest(from: index)
@@ -325,7 +331,7 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         let absolute = cache.absolute(path)
         try AtomicFile.write(response.body, to: absolute)
         guard let local = LocalFile.stat(absolute) else { throw FileSystemError("stat", path: absolute, errno: ENOENT) }
-        return SyncSidecar.FileRecord(size: local.size, mtimeNs: local.mtimeNs, sha256: sha)
+        return SyncSidecar.FileRecord(local, sha256: sha)
     }
 
     // MARK: Hydration
@@ -379,9 +385,9 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
 
     // MARK: Helpers
 
-    /// The file's sha256, reusing the recorded one when size and mtime are unchanged.
+    /// The file's sha256, reusing the recorded one when size, mtime, ctime and inode are unchanged.
     static func hash(_ absolute: String, _ local: LocalFile, known: SyncSidecar.FileRecord?) throws -> String {
-        if let known, known.size == local.size, known.mtimeNs == local.mtimeNs { return known.sha256 }
+        if let known, known.describes(local) { return known.sha256 }
         return try ContentHash.sha256(ofFile: absolute).sha256
     }
 

@@ -19,6 +19,8 @@ struct DatastoreHydrate: SwampCommand {
     struct Document: Encodable {
         let checked: Int
         let hydrated: Int
+        /// Content that could not be fetched (collected on the remote since the last pull, missing, corrupt): path → why.
+        let skipped: [String: String]
         let sync: SyncActivity?
     }
 
@@ -28,7 +30,11 @@ struct DatastoreHydrate: SwampCommand {
         let before = workspace.syncService?.activity()
         let result = try await workspace.data.hydrate(modelIds: ids, progress: ProgressPrinter.handler())
         let activity = workspace.syncService?.activity(since: before)
-        try output.document(Document(checked: result.checked, hydrated: result.hydrated, sync: activity))
+        try output.document(Document(checked: result.checked, hydrated: result.hydrated, skipped: result.skipped, sync: activity))
         output.line("Hydrated \(result.hydrated) of \(result.checked) version(s).")
+        for (path, why) in result.skipped.sorted(by: { $0.key < $1.key }) { output.note("skipped \(path): \(why)") }
+        if !result.skipped.isEmpty {
+            output.note("hint: run 'swamp datastore sync --pull' to see what the remote holds now")
+        }
     }
 }

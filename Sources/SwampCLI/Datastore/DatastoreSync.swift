@@ -7,8 +7,12 @@ struct DatastoreSync: SwampCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync", abstract: "Pull remote changes into the cache and push local ones (both by default).",
         discussion: """
-            A structural command: takes the global lock, waits for running models, and reports what moved. \
-            On a filesystem datastore there is no remote, so there is nothing to sync.
+            With a push, a structural command: takes the global lock, waits for running models, and reports \
+            what moved. --pull alone takes no lock (a pull reads committed states only): when nothing \
+            changed it costs one request. A version a teammate committed under a number you also used \
+            locally is not overwritten: yours is renumbered (reported). 'requests' in --json counts sync \
+            requests and 'lockRequests' lock requests: together, everything the remote saw. On a \
+            filesystem datastore there is no remote, so there is nothing to sync.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -41,7 +45,7 @@ struct DatastoreSync: SwampCommand {
         try output.document(SyncReportJSON(synced: true, activity: activity, resolution: counts.resolution))
         output.line(
             "Pulled \(activity.pulled) file(s), pushed \(activity.pushed), deleted \(activity.deleted); "
-                + "\(activity.totalRequests) request(s), \(ByteCount.format(activity.bytesUp)) up, \(ByteCount.format(activity.bytesDown)) down.")
+                + "\(activity.allRequests) request(s), \(ByteCount.format(activity.bytesUp)) up, \(ByteCount.format(activity.bytesDown)) down.")
         for line in SyncReportJSON.lines(counts.resolution) { output.line(line) }
         if activity.skipped > 0 {
             output.note(

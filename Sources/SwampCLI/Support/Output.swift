@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import S3Client
+import S3Datastore
 import SwampContracts
 import SwampCore
 
@@ -74,6 +76,10 @@ struct ErrorReport: Encodable {
             (code, message, hint, exitCode) = (error.code.rawValue, error.message, nil, error.code == .timeout ? 3 : 1)
         case let error as FileSystemError:
             (code, message, hint, exitCode) = ("io_error", error.description, nil, 1)
+        case let error as S3SyncError:
+            (code, message, hint, exitCode) = (error.code.rawValue, error.message, nil, 1)
+        case let error as S3Error:
+            (code, message, hint, exitCode) = ("s3_error", error.description, nil, 1)
         default:
             (code, message, hint, exitCode) = ("error", String(describing: error), nil, 1)
         }

@@ -11,8 +11,10 @@ struct SyncReportJSON: Encodable {
     let deleted: Int
     /// Index entries a pull skipped because their object is missing or corrupt (named on stderr).
     let skipped: Int
-    /// Requests by kind (`GET`, `PUT`...), retries included.
+    /// Sync requests by kind (`GET`, `PUT`...), retries included.
     let requests: [String: Int]
+    /// Lock requests by kind: with `requests`, everything the remote saw.
+    let lockRequests: [String: Int]
     let bytesUp: Int64
     let bytesDown: Int64
     /// Local versions given new numbers because a teammate had committed theirs (nothing was overwritten).
@@ -43,6 +45,7 @@ struct SyncReportJSON: Encodable {
         deleted = counts.deleted
         skipped = counts.skipped
         requests = counts.requests
+        lockRequests = counts.lockRequests
         bytesUp = counts.bytesUp
         bytesDown = counts.bytesDown
         renumbered = resolution.renumbered.map {

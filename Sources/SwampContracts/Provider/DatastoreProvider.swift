@@ -22,4 +22,12 @@ public protocol DatastoreProvider: Sendable {
 
     /// The local cache directory of a remote datastore; `nil` for a local one.
     func resolveCachePath(repoDir: String) -> String?
+
+    /// What names the remote this provider talks to (e.g. `s3://endpoint/bucket/prefix`), so
+    /// that two providers on one remote share their locks; `nil` for a local datastore.
+    var remoteIdentity: String? { get }
+}
+
+extension DatastoreProvider {
+    public var remoteIdentity: String? { nil }
 }

@@ -9,8 +9,11 @@ public struct SyncActivity: Hashable, Sendable, Codable {
     public var deleted: Int
     /// Index entries a pull skipped because their object is missing or does not match its hash.
     public var skipped: Int
-    /// Requests by kind (`GET`, `PUT`, `HEAD`, `DELETE`), retries included.
+    /// Sync requests by kind (`GET`, `PUT`, `HEAD`, `DELETE`), retries included.
     public var requests: [String: Int]
+    /// Lock requests (acquire, heartbeat, check, release, inspect) by kind, retries included:
+    /// with ``requests``, everything the remote saw.
+    public var lockRequests: [String: Int] = [:]
     public var bytesUp: Int64
     public var bytesDown: Int64
 
@@ -27,16 +30,23 @@ public struct SyncActivity: Hashable, Sendable, Codable {
         self.bytesDown = bytesDown
     }
 
-    /// Every request, whatever its kind.
+    /// Every sync request, whatever its kind (lock requests not included).
     public var totalRequests: Int { requests.values.reduce(0, +) }
 
+    /// Every request the remote saw: sync and lock.
+    public var allRequests: Int { totalRequests + lockRequests.values.reduce(0, +) }
+
     public static func - (lhs: SyncActivity, rhs: SyncActivity) -> SyncActivity {
-        var requests: [String: Int] = [:]
-        for (kind, count) in lhs.requests where count - (rhs.requests[kind] ?? 0) != 0 {
-            requests[kind] = count - (rhs.requests[kind] ?? 0)
+        func difference(_ lhs: [String: Int], _ rhs: [String: Int]) -> [String: Int] {
+            var result: [String: Int] = [:]
+            for (kind, count) in lhs where count - (rhs[kind] ?? 0) != 0 { result[kind] = count - (rhs[kind] ?? 0) }
+            return result
         }
-        return SyncActivity(
+        let requests = difference(lhs.requests, rhs.requests)
+        var result = SyncActivity(
             pulled: lhs.pulled - rhs.pulled, pushed: lhs.pushed - rhs.pushed, deleted: lhs.deleted - rhs.deleted,
             skipped: lhs.skipped - rhs.skipped, requests: requests, bytesUp: lhs.bytesUp - rhs.bytesUp, bytesDown: lhs.bytesDown - rhs.bytesDown)
+        result.lockRequests = difference(lhs.lockRequests, rhs.lockRequests)
+        return result
     }
 }

@@ -70,3 +70,10 @@ public struct SyncConflict: Error, Sendable, Hashable, CustomStringConvertible {
         return "the push found local work it must not send as it is: " + parts.joined(separator: "; ")
     }
 }
+
+/// An error that may concern one item only (a collected version, an object missing or corrupt
+/// on the remote): an operation over many items reports such an item and goes on.
+public protocol ItemScopedError: Error {
+    /// Whether this failure concerns only the item being handled (not the remote as a whole).
+    var concernsOneItem: Bool { get }
+}

@@ -58,21 +58,37 @@ public final class Catalog: Sendable {
             // A new catalog knows nothing yet: stale until the first rebuild.
             try db.execute(sql: "INSERT INTO catalogState (id, stale) VALUES (1, 1)")
         }
+        migrator.registerMigration("v2") { db in
+            // The datastore's write generation the catalog last matched (see ``DatastoreGeneration``).
+            try db.alter(table: "catalogState") { t in t.add(column: "generation", .integer) }
+        }
         return migrator
     }
 
     // MARK: Writes
 
-    /// Records one version (write-through after the repository wrote it).
-    public func upsert(_ metadata: DataMetadata) throws {
-        try write { db in try CatalogRow(metadata).upsert(db) }
+    /// Records one version (write-through after the repository wrote it). With `generation`
+    /// (the datastore's generation after that write), a catalog that matched the generation
+    /// just before stays fresh; one that missed other writers is rebuilt at the next read.
+    public func upsert(_ metadata: DataMetadata, generation: Int? = nil) throws {
+        try write { db in
+            try CatalogRow(metadata).upsert(db)
+            try Self.follow(generation, in: db)
+        }
     }
 
     /// Forgets one version (after the repository deleted it).
-    public func remove(modelId: String, name: String, version: Int) throws {
+    public func remove(modelId: String, name: String, version: Int, generation: Int? = nil) throws {
         try write { db in
             _ = try CatalogRow.deleteOne(db, key: ["modelId": modelId, "name": name, "version": version])
+            try Self.follow(generation, in: db)
         }
+    }
+
+    /// Moves the recorded generation to `generation` if this write was the only one since.
+    private static func follow(_ generation: Int?, in db: Database) throws {
+        guard let generation else { return }
+        try db.execute(sql: "UPDATE catalogState SET generation = ? WHERE id = 1 AND generation = ?", arguments: [generation, generation - 1])
     }
 
     /// Marks the catalog stale; the next read rebuilds it from the datastore tier.
@@ -80,22 +96,36 @@ public final class Catalog: Sendable {
         try write { db in try db.execute(sql: "UPDATE catalogState SET stale = 1 WHERE id = 1") }
     }
 
-    /// Whether the next read will rebuild.
+    /// Whether the next read will rebuild: invalidated, or the datastore was written by someone
+    /// else (another repository on a shared datastore, another clone on a shared cache).
     public func isStale() throws -> Bool {
-        try read { db in try Bool.fetchOne(db, sql: "SELECT stale FROM catalogState WHERE id = 1") ?? true }
+        let current = DatastoreGeneration.current(layout)
+        return try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT stale, generation FROM catalogState WHERE id = 1") else { return true }
+            let stale: Bool = row["stale"]
+            let generation: Int? = row["generation"]
+            return stale || generation != current
+        }
     }
 
-    /// Rebuilds from a walk of the datastore tier, now.
+    /// Rebuilds from a walk of the datastore tier, now. The walk happens inside the write
+    /// transaction, so a writer's row (or an invalidation) that comes meanwhile lands after the
+    /// rebuild instead of being erased by it; the generation is read before the walk, so a
+    /// write the walk may have missed makes the next read rebuild again.
     /// - Returns: the number of versions found.
     @discardableResult
     public func rebuild() throws -> Int {
-        let found = try CatalogScanner(layout: layout).scan()
+        var count = 0
         try write { db in
+            let generation = DatastoreGeneration.current(layout)
+            let found = try CatalogScanner(layout: layout).scan()
             try CatalogRow.deleteAll(db)
             for metadata in found { try CatalogRow(metadata).insert(db) }
-            try db.execute(sql: "UPDATE catalogState SET stale = 0, rebuiltAt = ? WHERE id = 1", arguments: [Date()])
+            try db.execute(
+                sql: "UPDATE catalogState SET stale = 0, rebuiltAt = ?, generation = ? WHERE id = 1", arguments: [Date(), generation])
+            count = found.count
         }
-        return found.count
+        return count
     }
 
     // MARK: Reads (rebuild first when stale)

@@ -98,6 +98,28 @@ public final class FileLock: DistributedLock {
     }
 
     public func forceRelease(expectedNonce: String) async throws -> Bool {
+        try withMutex { try removeIfCarrying(expectedNonce) }
+    }
+
+    public var detectedLoss: LockError? { state.withLock { $0.lost } }
+
+    /// Runs `body` holding an exclusive `flock` on `{path}.mutex`: a heartbeat's check-and-rewrite
+    /// and a takeover's check-and-remove never interleave, so a holder that stalled past its TTL
+    /// can never overwrite its successor's lock file.
+    func withMutex<T>(_ body: () throws -> T) throws -> T {
+        let mutex = "\(path).mutex"
+        try AtomicFile.makeDirectories((path as NSString).deletingLastPathComponent)
+        let fd = open(mutex, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LockError(.storage, key: key, message: FileSystemError("open", path: mutex, errno: errno).description) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { throw LockError(.storage, key: key, message: FileSystemError("lock", path: mutex, errno: errno).description) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    private func removeIfCarrying(_ expectedNonce: String) throws -> Bool {
         guard let current = try readLockFile(), current.nonce == expectedNonce else { return false }
         // Move the file aside, then check that what we moved is what we meant to remove.
         let aside = "\(path).released-\(UInt64.random(in: 0...UInt64.max))"
@@ -149,21 +171,24 @@ public final class FileLock: DistributedLock {
     /// Refreshes `acquiredAt`; returns `false` (and records the loss) when the lock is no longer ours.
     private func beat() -> Bool {
         guard var held = state.withLock({ $0.held }) else { return false }
-        let current = try? readLockFile()
-        guard current?.nonce == held.nonce else {
-            let error = LockMessages.lost(key, now: current)
-            logger.warning("lock lost", metadata: ["key": "\(key)"])
-            state.withLock { $0.lost = error }
-            return false
-        }
-        held.acquiredAt = now()
         do {
-            try AtomicFile.write(try Self.encode(held), to: path)
-            state.withLock { if $0.held?.nonce == held.nonce { $0.held = held } }
+            return try withMutex {
+                let current = try? readLockFile()
+                guard current?.nonce == held.nonce else {
+                    let error = LockMessages.lost(key, now: current)
+                    logger.warning("lock lost", metadata: ["key": "\(key)"])
+                    state.withLock { $0.lost = error }
+                    return false
+                }
+                held.acquiredAt = now()
+                try AtomicFile.write(try Self.encode(held), to: path)
+                state.withLock { if $0.held?.nonce == held.nonce { $0.held = held } }
+                return true
+            }
         } catch {
             logger.warning("lock heartbeat failed", metadata: ["key": "\(key)", "error": "\(error)"])
+            return true
         }
-        return true
     }
 
     static func encode(_ info: LockInfo) throws -> Data {

@@ -36,8 +36,41 @@ public struct ModelStore: Sendable {
             guard let data = try AtomicFile.readIfPresent(path) else {
                 throw SwampError(.corruptData, "model file '\(path)' disappeared while reading")
             }
-            return try MetadataCoding.decode(ModelDefinition.self, from: data, path: path)
+            return try Self.validated(try MetadataCoding.decode(ModelDefinition.self, from: data, path: path), path: path)
         }
+    }
+
+    /// A definition read from `models/*.yaml` (which comes from git, so it is untrusted): its
+    /// `id` must be a lower-case UUID, its `type` in normal form, its `name` a safe name matching
+    /// the file's. Anything else is an error naming the file and the field; nothing is written.
+    static func validated(_ model: ModelDefinition, path: String, expectedName: String? = nil) throws -> ModelDefinition {
+        func invalid(_ field: String, _ why: String) -> SwampError {
+            SwampError(
+                .corruptData, "model file '\(path)': field '\(field)' \(why)",
+                hint: "fix the file (it is tracked in git) or recreate the model with 'swamp model create'")
+        }
+        guard DatastorePath.isModelId(model.id) else {
+            throw invalid("id", "must be a lower-case UUID, not '\(PathRules.printable(model.id))'")
+        }
+        let normal: String
+        do {
+            normal = try ModelType.normalize(model.type)
+        } catch let error as ContractError {
+            throw invalid("type", "is not a valid model type: \(error.message)")
+        }
+        guard normal == model.type else {
+            throw invalid("type", "must be in normal form ('\(normal)'), not '\(PathRules.printable(model.type))'")
+        }
+        do {
+            try PathRules.validateName(model.name, kind: "model name")
+        } catch let error as ContractError {
+            throw invalid("name", error.message)
+        }
+        let fileName = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        guard model.name == (expectedName ?? fileName) else {
+            throw invalid("name", "is '\(PathRules.printable(model.name))' but the file is named '\(fileName).yaml'")
+        }
+        return model
     }
 
     /// The model named `name`.
@@ -56,7 +89,7 @@ public struct ModelStore: Sendable {
                 : "known models: \(known.prefix(20).joined(separator: ", "))"
             throw SwampError(.unknownModel, "unknown model '\(name)'", hint: hint)
         }
-        return try MetadataCoding.decode(ModelDefinition.self, from: data, path: path(name))
+        return try Self.validated(try MetadataCoding.decode(ModelDefinition.self, from: data, path: path(name)), path: path(name))
     }
 
     private func path(_ name: String) -> String { "\(directory)/\(name).yaml" }

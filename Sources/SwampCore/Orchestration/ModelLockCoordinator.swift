@@ -73,16 +73,15 @@ public struct ModelLockCoordinator: Sendable {
                         continue attempt
                     }
                     if scoped, let syncService {
-                        _ = try await syncService.pullChanged(.scoped(to: [model]))
+                        try await pull(syncService, .scoped(to: [model]))
                         synced = true
                     }
                 }
                 if !scoped, let syncService {
                     // A plain full pull covers every model: once, after all of them are locked.
-                    _ = try await syncService.pullChanged(nil)
+                    try await pull(syncService, nil)
                     synced = true
                 }
-                if synced { try invalidateCatalog() }
             } catch {
                 await Self.releaseAll(taken)
                 throw error
@@ -91,6 +90,18 @@ public struct ModelLockCoordinator: Sendable {
                 models: ordered, locks: taken, synced: synced, capabilities: capabilities, restarts: restarts, syncService: syncService,
                 repository: repository)
         }
+    }
+
+    /// Pulls, and invalidates the catalog whatever happens: what a pull applied must show in
+    /// the next read even if the pull (or a later step, or a restart) throws.
+    private func pull(_ service: any DatastoreSyncService, _ options: DatastoreSyncOptions?) async throws {
+        do {
+            _ = try await service.pullChanged(options)
+        } catch {
+            try? invalidateCatalog()
+            throw error
+        }
+        try invalidateCatalog()
     }
 
     /// Runs `body` as a structural command: holds the global lock, with no

@@ -68,7 +68,10 @@ extension DataRepository {
         for path in conflict.outputRecords {
             if let renamed = try renameOutputRecord(path) { resolution.renamedRecords[path] = renamed }
         }
-        if !resolution.isEmpty { try catalog.invalidate() }
+        if !resolution.isEmpty {
+            DatastoreGeneration.bump(layout)
+            try catalog.invalidate()
+        }
         return resolution
     }
 

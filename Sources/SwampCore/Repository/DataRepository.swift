@@ -46,7 +46,7 @@ public final class DataRepository: Sendable {
         if (try latestVersion(ref, name) ?? 0) < version {
             try writeFile(Data("\(version)\n".utf8), rel: DatastoreLayout.latestRel(ref, name))
         }
-        try catalog.upsert(metadata)
+        try catalog.upsert(metadata, generation: DatastoreGeneration.bump(layout))
         return metadata
     }
 
@@ -136,11 +136,20 @@ public final class DataRepository: Sendable {
 
     // MARK: Hydration
 
-    /// Fetches every version's content the cache does not hold yet (of `modelIds` only, when given).
-    /// - Returns: how many versions were checked and how many were fetched.
+    /// What ``hydrate(modelIds:concurrency:progress:)`` did.
+    public struct HydrationReport: Sendable {
+        public var checked = 0
+        public var hydrated = 0
+        /// Content that could not be fetched (collected on the remote, missing, corrupt): cache-relative path → why.
+        public var skipped: [String: String] = [:]
+    }
+
+    /// Fetches every version's content the cache does not hold yet (of `modelIds` only, when
+    /// given). Content that cannot be fetched (a version collected by a teammate since the last
+    /// pull, say) is skipped and reported; the rest is fetched.
     public func hydrate(
         modelIds: Set<String>?, concurrency: Int = 8, progress: (@Sendable (SyncProgress) -> Void)? = nil
-    ) async throws -> (checked: Int, hydrated: Int) {
+    ) async throws -> HydrationReport {
         var missing: [String] = []
         var checked = 0
         for item in try catalog.latestItems() where modelIds?.contains(item.modelId) ?? true {
@@ -151,20 +160,30 @@ public final class DataRepository: Sendable {
                 if !FileManager.default.fileExists(atPath: layout.absolute(rel)) { missing.append(rel) }
             }
         }
-        guard let syncService, !missing.isEmpty else { return (checked, 0) }
+        var report = HydrationReport(checked: checked)
+        guard let syncService, !missing.isEmpty else { return report }
         let done = Mutex(0)
         let total = missing.count
         progress?(SyncProgress(phase: "hydrate", done: 0, total: total))
-        let fetched = try await forEachConcurrently(missing, limit: concurrency) { rel -> Bool in
-            let hydrated = try await syncService.hydrateFile(rel)
+        let results = try await forEachConcurrently(missing, limit: concurrency) { rel -> (String, Bool, String?) in
+            var outcome: (String, Bool, String?)
+            do {
+                outcome = (rel, try await syncService.hydrateFile(rel), nil)
+            } catch let error as any ItemScopedError where error.concernsOneItem {
+                outcome = (rel, false, "\(error)")
+            }
             let count = done.withLock { value -> Int in
                 value += 1
                 return value
             }
             progress?(SyncProgress(phase: "hydrate", done: count, total: total))
-            return hydrated
+            return outcome
         }
-        return (checked, fetched.filter { $0 }.count)
+        for (rel, hydrated, skipped) in results {
+            if hydrated { report.hydrated += 1 }
+            if let skipped { report.skipped[rel] = skipped }
+        }
+        return report
     }
 
     // MARK: Garbage collection
@@ -192,7 +211,7 @@ public final class DataRepository: Sendable {
                     try AtomicFile.remove(layout.absolute(rel))
                 }
                 try? FileManager.default.removeItem(atPath: directory)
-                try catalog.remove(modelId: ref.modelId, name: item.name, version: version)
+                try catalog.remove(modelId: ref.modelId, name: item.name, version: version, generation: DatastoreGeneration.bump(layout))
                 report.deleted.append(.init(modelName: item.modelName, name: item.name, version: version))
             }
         }

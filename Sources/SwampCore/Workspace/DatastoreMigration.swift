@@ -78,8 +78,11 @@ public struct DatastoreMigration: Sendable {
         let before = sync.activity()
         let source = workspace.layout.root
         let lockOptions = workspace.lockOptions
+        // Set up again on the same remote (another hydration strategy, say): its global lock is the
+        // one the structural command already holds; taking it twice would wait on ourselves.
+        let sameRemote = provider.remoteIdentity != nil && provider.remoteIdentity == workspace.provider.remoteIdentity
         return try await StructuralCommand(workspace: workspace).run(pull: false, push: false) {
-            try await provider.createLock(.global, options: lockOptions).withLock {
+            try await Self.holding(sameRemote ? nil : provider.createLock(.global, options: lockOptions)) {
                 progress("pulling from the remote…")
                 let pulled = try await sync.pullChanged(nil)
                 let (copies, conflicts) = try Self.plan(from: source, to: cacheRoot)
@@ -106,6 +109,12 @@ public struct DatastoreMigration: Sendable {
                 return RemoteResult(bucket: bucket, cachePath: cacheRoot, pushed: pushed, pulled: pulled, health: health, activity: activity)
             }
         }
+    }
+
+    /// Runs `body` holding `lock` (when there is one to take).
+    static func holding<T: Sendable>(_ lock: (any DistributedLock)?, _ body: () async throws -> T) async throws -> T {
+        guard let lock else { return try await body() }
+        return try await lock.withLock(body)
     }
 
     /// The local files to copy into the cache, and those that conflict with what it holds.

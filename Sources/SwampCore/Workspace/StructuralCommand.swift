@@ -38,10 +38,29 @@ public struct StructuralCommand: Sendable {
             sync != nil && workspace.coordinator.capabilities().supportsScopedSync ? DatastoreSyncOptions(deadline: deadline) : nil
         }
         let coordinator = workspace.coordinator
+        if pull && !push, let sync {
+            // A pull reads committed states only, each consistent by itself: no global lock.
+            var counts = SyncCounts(pulled: 0, pushed: 0, activity: nil)
+            do {
+                counts.pulled = try await sync.pullChanged(options)
+            } catch {
+                try? catalog.invalidate()  // whatever the pull applied before failing must show
+                throw error
+            }
+            try catalog.invalidate()
+            let value = try await body()
+            counts.activity = sync.activity(since: before)
+            return (value, counts)
+        }
         return try await coordinator.withGlobalLockHeld { global in
             var counts = SyncCounts(pulled: 0, pushed: 0, activity: nil)
             if pull, let sync {
-                counts.pulled = try await sync.pullChanged(options)
+                do {
+                    counts.pulled = try await sync.pullChanged(options)
+                } catch {
+                    try? catalog.invalidate()
+                    throw error
+                }
                 try catalog.invalidate()
             }
             let value = try await body()
