@@ -27,7 +27,7 @@ struct S3LockFaultTests {
         }
 
         func lock(ttl: Duration = .seconds(30), heartbeat: Duration? = nil) throws -> S3Lock {
-            let options = LockOptions(ttl: ttl, waitTimeout: .seconds(10), heartbeatOverride: heartbeat)
+            let options = LockOptions(ttl: ttl, waitTimeout: .seconds(25), heartbeatOverride: heartbeat)
             return try #require(try provider.createLock(.global, options: options) as? S3Lock)
         }
 
@@ -52,7 +52,8 @@ struct S3LockFaultTests {
         try await fixture.proxy.set([.init("drop_response", method: "PUT", path: "_swamp/locks/")])
         let started = ContinuousClock.now
         try await lock.acquire()
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Waiting on itself would last until its own lock went stale (30 s) or the wait ran out (25 s).
+        #expect(ContinuousClock.now - started < .seconds(10))
         let log = try await fixture.proxy.log()
         #expect(log.filter { $0.method == "PUT" }.map(\.status) == [0, 412], "\(log.map { "\($0.method) \($0.status)" })")
         try await lock.checkHeld()
@@ -69,7 +70,11 @@ struct S3LockFaultTests {
         try await lock.acquire()
         try await fixture.proxy.clearLog()
         try await fixture.proxy.set([.init("drop_response", method: "PUT", path: "_swamp/locks/")])
-        try await Task.sleep(for: .milliseconds(1200))  // several heartbeats, the first one's response lost
+        // Several heartbeats: the first one's response lost, its retry refused (412) on our own refresh.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline, try await fixture.proxy.log().filter({ $0.method == "PUT" && $0.status == 200 }).count < 2 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let puts = try await fixture.proxy.log().filter { $0.method == "PUT" }
         #expect(puts.first?.status == 0 && puts.contains { $0.status == 412 }, "\(puts.map(\.status))")
         #expect(lock.detectedLoss == nil)

@@ -341,7 +341,8 @@ struct S3SafetyTests {
         _ = try await team.start(models: ["m"])
         let proxy = try await FaultProxy.start(upstream: S3Team.endpoint)
         defer { proxy.stop() }
-        let a = team.cli("a", through: proxy)
+        var a = team.cli("a", through: proxy)
+        a.environment["SWAMP_LOCK_TTL_MS"] = "30000"  // no heartbeat during the run, whatever the machine's load
         #expect(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
         try await proxy.clearLog()
         let run = try await a.run(["model", "method", "run", "m", "execute", "--json"])

@@ -87,6 +87,7 @@ public final class S3Lock: DistributedLock {
             return (state.held, state.etag)
         }
         guard let held, var etag = known else { return }
+        defer { HeldLocks.unregister(self) }
         for _ in 1...5 {
             do {
                 try await client.delete(objectKey, ifMatch: etag)
@@ -159,6 +160,7 @@ public final class S3Lock: DistributedLock {
             $0.lost = nil
             $0.heartbeat = task
         }
+        HeldLocks.register(self)
     }
 
     /// Rewrites the lock with `If-Match`; a 412 means it was taken over: record the loss.

@@ -46,6 +46,10 @@ struct Output: Sendable {
             throw exit
         } catch let error as ValidationError {
             throw error
+        } catch  where Task.isCancelled {
+            // Interrupted: say what was and was not done; `Interrupts` says the rest.
+            if let interrupted = error as? OperationInterrupted { output.note(interrupted.description) }
+            throw error
         } catch {
             let report = ErrorReport(error)
             var text = "error: \(report.message)"

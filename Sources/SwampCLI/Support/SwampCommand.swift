@@ -6,7 +6,7 @@ import SwampContracts
 import SwampCore
 
 /// A command that runs inside ``Output/run(json:_:)`` with the shared options.
-protocol SwampCommand: AsyncParsableCommand {
+protocol SwampCommand: AsyncParsableCommand, Sendable {
     var global: GlobalOptions { get }
     func execute(_ output: Output) async throws
 }
@@ -14,7 +14,14 @@ protocol SwampCommand: AsyncParsableCommand {
 extension SwampCommand {
     mutating func run() async throws {
         let command = self
-        try await Output.run(json: global.json) { output in try await command.execute(output) }
+        let json = global.json
+        do {
+            try await Interrupts.guarding(json: json) {
+                try await Output.run(json: json) { output in try await command.execute(output) }
+            }
+        } catch let status as ExitStatus {
+            throw ExitCode(status.code)
+        }
     }
 
     /// Opens the repository the options name.

@@ -42,7 +42,9 @@ extension DistributedLock {
             try await release()
             return value
         } catch {
-            try? await release()
+            // Released even when the task was cancelled (a Ctrl-C): in a task of its own.
+            let lock = self
+            await Task { try? await lock.release() }.value
             throw error
         }
     }

@@ -81,6 +81,7 @@ public final class FileLock: DistributedLock {
         heartbeat?.cancel()
         await heartbeat?.value
         guard let held else { return }
+        defer { HeldLocks.unregister(self) }
         _ = try await forceRelease(expectedNonce: held.nonce)
     }
 
@@ -166,6 +167,7 @@ public final class FileLock: DistributedLock {
             $0.lost = nil
             $0.heartbeat = task
         }
+        HeldLocks.register(self)
     }
 
     /// Refreshes `acquiredAt`; returns `false` (and records the loss) when the lock is no longer ours.

@@ -16,7 +16,14 @@ public protocol ModelTypeHandler: Sendable {
 public struct MethodContext: Sendable {
     /// The repository directory (the working directory of shell commands).
     public var repoDir: String
-    public init(repoDir: String) { self.repoDir = repoDir }
+    /// Variables for the processes the method starts: among them `SWAMP_HELD_LOCKS`, which lets a
+    /// `swamp` command run by the method recognise the locks its parent holds (see ``NestedLocks``).
+    public var environment: [String: String]
+
+    public init(repoDir: String, environment: [String: String] = [:]) {
+        self.repoDir = repoDir
+        self.environment = environment
+    }
 }
 
 /// One data item a method produced.

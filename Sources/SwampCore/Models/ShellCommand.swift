@@ -1,7 +1,13 @@
 import Foundation
 
-/// Runs `/bin/sh -c` with stdout and stderr captured byte-exact (through temporary
-/// files, so large output cannot dead-lock on a pipe) and a timeout.
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runs `/bin/sh -c` with stdout and stderr captured byte-exact (through temporary files, so
+/// large output cannot dead-lock on a pipe), a timeout, and in a process group of its own: a
+/// timeout or a cancellation (Ctrl-C) stops the command *and every process it started*
+/// (SIGTERM to the group, SIGKILL after a grace period).
 enum ShellCommand {
     struct Result: Sendable {
         var stdout: Data
@@ -10,68 +16,101 @@ enum ShellCommand {
         var timedOut: Bool
     }
 
+    /// How long a stopped group gets between SIGTERM and SIGKILL.
+    static let grace: Duration = .milliseconds(500)
+
     static func run(_ script: String, workingDirectory: String, environment: [String: String], timeout: Duration) async throws -> Result {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-sh-\(UUID().uuidString)")
         try AtomicFile.makeDirectories(scratch.path)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let outPath = scratch.appendingPathComponent("stdout").path
         let errPath = scratch.appendingPathComponent("stderr").path
-        guard FileManager.default.createFile(atPath: outPath, contents: nil),
-            FileManager.default.createFile(atPath: errPath, contents: nil),
-            let out = FileHandle(forWritingAtPath: outPath), let err = FileHandle(forWritingAtPath: errPath)
-        else {
-            throw FileSystemError("create output files in", path: scratch.path, errno: errno)
-        }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
+        // `cd` first, then exec the script's own shell: the same pid and process group.
+        let arguments = ["/bin/sh", "-c", "cd -- \"$1\" || exit 125; shift; exec /bin/sh -c \"$1\"", "swamp-shell", workingDirectory, script]
+        let variables = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.map { "\($0.key)=\($0.value)" }
+        let pid = try spawn(arguments, environment: variables, stdout: outPath, stderr: errPath)
 
-        let exited = AsyncStream<Void>.makeStream()
-        process.terminationHandler = { _ in
-            exited.continuation.yield()
-            exited.continuation.finish()
-        }
-        do {
-            try process.run()
-        } catch {
-            try? out.close()
-            try? err.close()
-            throw SwampError(.methodFailed, "cannot start /bin/sh: \(error)")
-        }
-        try? out.close()
-        try? err.close()
-
-        let timedOut = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await _ in exited.stream {}
-                return false
+        var timedOut = false
+        var status: Int32 = 0
+        let deadline = ContinuousClock.now + timeout
+        var pause: Duration = .milliseconds(1)
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { break }
+            if reaped < 0 && errno != EINTR { throw SwampError(.methodFailed, "lost track of the command (waitpid: errno \(errno))") }
+            if Task.isCancelled {
+                status = await stopGroup(pid)
+                throw CancellationError()
             }
-            group.addTask {
-                do {
-                    try await Task.sleep(for: timeout)
-                } catch {
-                    return false
-                }
-                return true
+            if ContinuousClock.now >= deadline {
+                status = await stopGroup(pid)
+                timedOut = true
+                break
             }
-            let first = await group.next() ?? false
-            if first {
-                process.terminate()
-                // Wait for the exit the terminate causes.
-                _ = await group.next()
-            }
-            group.cancelAll()
-            return first
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(50))
         }
-        process.waitUntilExit()
         let stdout = try Data(contentsOf: URL(fileURLWithPath: outPath))
         let stderr = try Data(contentsOf: URL(fileURLWithPath: errPath))
-        return Result(stdout: stdout, stderr: stderr, exitStatus: process.terminationStatus, timedOut: timedOut)
+        return Result(stdout: stdout, stderr: stderr, exitStatus: exitStatus(status), timedOut: timedOut)
+    }
+
+    /// Starts `arguments` in a new process group with stdin from /dev/null and stdout/stderr to files.
+    private static func spawn(_ arguments: [String], environment: [String], stdout: String, stderr: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setpgroup(&attributes, 0)
+        // The command starts with default signal handling and nothing blocked, whatever this process does.
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var pid: pid_t = 0
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        let result = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
+        guard result == 0 else { throw SwampError(.methodFailed, "cannot start /bin/sh: \(String(cString: strerror(result)))") }
+        return pid
+    }
+
+    /// SIGTERM to the command's process group, SIGKILL after ``grace``; returns the wait status.
+    private static func stopGroup(_ pid: pid_t) async -> Int32 {
+        var status: Int32 = 0
+        kill(-pid, SIGTERM)
+        let killAt = ContinuousClock.now + grace
+        while waitpid(pid, &status, WNOHANG) != pid {
+            if ContinuousClock.now >= killAt {
+                kill(-pid, SIGKILL)
+                while waitpid(pid, &status, 0) != pid && errno == EINTR {}
+                break
+            }
+            // Not cancellable: this must finish even in a cancelled task.
+            usleep(5_000)
+        }
+        kill(-pid, SIGKILL)  // whatever of the group is still alive
+        return status
+    }
+
+    /// The exit status a shell would report: the code, or 128 + the signal that ended it.
+    static func exitStatus(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 }

@@ -31,7 +31,8 @@ public struct ShellModelType: ModelTypeHandler {
         let timeout = model.arguments["timeoutSeconds"].flatMap(Double.init) ?? 300
         let result = try await ShellCommand.run(
             model.arguments["run"] ?? "", workingDirectory: context.repoDir,
-            environment: ["SWAMP_MODEL_NAME": model.name, "SWAMP_MODEL_ID": model.id], timeout: .milliseconds(Int64(timeout * 1000)))
+            environment: context.environment.merging(["SWAMP_MODEL_NAME": model.name, "SWAMP_MODEL_ID": model.id]) { $1 },
+            timeout: .milliseconds(Int64(timeout * 1000)))
         return MethodOutcome(
             data: [ProducedData(name: "result", content: result.stdout, contentType: "application/octet-stream")],
             succeeded: result.exitStatus == 0 && !result.timedOut,

@@ -123,7 +123,7 @@ public struct ModelLockCoordinator: Sendable {
             try await global.release()
             return value
         } catch {
-            try? await global.release()
+            await Self.releaseAll([global])
             throw error
         }
     }
@@ -159,7 +159,10 @@ public struct ModelLockCoordinator: Sendable {
         return try await ResolvingPush(service: syncService, repository: repository, locks: locks, capabilities: capabilities()).run(options)
     }
 
+    /// Releases `locks` (last taken first), even in a cancelled task (after a Ctrl-C).
     static func releaseAll(_ locks: [any DistributedLock]) async {
-        for lock in locks.reversed() { try? await lock.release() }
+        await uncancelled {
+            for lock in locks.reversed() { try? await lock.release() }
+        }
     }
 }

@@ -21,6 +21,7 @@ public struct SwampError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let syncFailed = Code("sync_failed")
         public static let catalog = Code("catalog_error")
         public static let unsupported = Code("unsupported")
+        public static let nestedLock = Code("nested_lock")
     }
 
     public let code: Code

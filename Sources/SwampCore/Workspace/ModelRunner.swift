@@ -32,14 +32,22 @@ public struct ModelRunner: Sendable {
                 .unknownMethod, "model '\(model.name)' (\(model.type)) has no method '\(method)'",
                 hint: "methods: \(handler.methods.joined(separator: ", "))")
         }
+        try workspace.refuseNestedWait(command: "swamp model method run \(model.name)", needsGlobal: false, models: [model.ref])
         let before = workspace.syncService?.activity()
         let session = try await workspace.coordinator.acquireModelLocks([model.ref])
         let startedAt = Date()
         let outcome: MethodOutcome
         do {
-            outcome = try await handler.run(method: method, model: model, context: MethodContext(repoDir: workspace.repoDir))
+            let nested = NestedLocks(datastore: workspace.datastoreIdentity, models: session.models + (workspace.parentLocks?.models ?? []))
+            let context = MethodContext(repoDir: workspace.repoDir, environment: [NestedLocks.variable: nested.encoded])
+            outcome = try await handler.run(method: method, model: model, context: context)
         } catch {
             await session.abandon()
+            if Task.isCancelled {
+                throw OperationInterrupted(
+                    done: [], notDone: ["\(model.name) \(method): stopped (its command and the processes it started were ended); nothing was written"]
+                )
+            }
             throw error
         }
         var written: [DataMetadata] = []
@@ -60,7 +68,15 @@ public struct ModelRunner: Sendable {
             _ = try? await session.flush()
             throw error
         }
-        let pushed = try await session.flush()
+        let pushed: PushOutcome
+        do {
+            pushed = try await session.flush()
+        } catch  where Task.isCancelled {
+            let versions = written.map { "\($0.name) v\($0.version)" }.joined(separator: ", ")
+            throw OperationInterrupted(
+                done: ["\(model.name) \(method) ran and wrote \(versions.isEmpty ? "its output record" : versions) locally"],
+                notDone: ["the push: it stays marked unpushed and goes with the next run or 'swamp datastore sync'"])
+        }
         let activity = workspace.syncService?.activity(since: before)
         // What the run wrote, under the numbers it finally has.
         let final = written.map { metadata in

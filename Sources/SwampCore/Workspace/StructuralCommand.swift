@@ -39,6 +39,7 @@ public struct StructuralCommand: Sendable {
         }
         let coordinator = workspace.coordinator
         if pull && !push, let sync {
+            try workspace.refuseNestedWait(command: "swamp datastore sync --pull", needsGlobal: false)
             // A pull reads committed states only, each consistent by itself: no global lock.
             var counts = SyncCounts(pulled: 0, pushed: 0, activity: nil)
             do {
@@ -52,6 +53,7 @@ public struct StructuralCommand: Sendable {
             counts.activity = sync.activity(since: before)
             return (value, counts)
         }
+        try workspace.refuseNestedWait(command: "swamp \(push && !pull ? "datastore sync --push" : "data gc / datastore sync")", needsGlobal: true)
         return try await coordinator.withGlobalLockHeld { global in
             var counts = SyncCounts(pulled: 0, pushed: 0, activity: nil)
             if pull, let sync {

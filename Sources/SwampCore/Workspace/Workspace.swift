@@ -18,6 +18,10 @@ public final class Workspace: Sendable {
     public let modelTypes: ModelTypeRegistry
     public let coordinator: ModelLockCoordinator
     public let lockOptions: LockOptions
+    /// The locks of the `swamp model method run` this process runs inside, when it is nested.
+    public let parentLocks: NestedLocks?
+    /// Names this workspace's datastore for ``NestedLocks``.
+    public var datastoreIdentity: String { provider.remoteIdentity ?? "file://\(layout.root)" }
 
     /// The built-in datastore types (`filesystem`).
     public static var builtInDatastores: DatastoreTypeRegistry {
@@ -56,10 +60,26 @@ public final class Workspace: Sendable {
         self.modelTypes = modelTypes
         models = ModelStore(repoDir: repoDir, types: modelTypes)
         lockOptions = try Self.lockOptions(environment, holder: lockHolder)
+        parentLocks = NestedLocks.from(environment)
         let catalog = self.catalog
         coordinator = ModelLockCoordinator(
             provider: provider, syncService: syncService, lockOptions: lockOptions,
             invalidateCatalog: { try catalog.invalidate() }, repository: data, logger: logger)
+    }
+
+    /// Fails at once when this process runs inside a model run on the same datastore and
+    /// `needsGlobal` (a structural command) or `models` include a lock the parent holds —
+    /// waiting for it would last until the lock timeout, since the parent waits for us.
+    public func refuseNestedWait(command: String, needsGlobal: Bool, models: [ModelRef] = []) throws {
+        guard let parent = parentLocks, parent.datastore == datastoreIdentity else { return }
+        let held = models.filter { parent.models.contains($0) }
+        guard needsGlobal || !held.isEmpty else { return }
+        let what =
+            needsGlobal ? "the datastore's global lock, which waits for running models" : "the lock of \(held.map(\.sortKey).joined(separator: ", "))"
+        throw SwampError(
+            .nestedLock,
+            "'\(command)' cannot run inside the model run that started it: it needs \(what), and that run holds its model's lock until it finishes",
+            hint: "run it after the model run, or read data with read-only commands ('swamp data get', 'swamp data list'), which need no lock")
     }
 
     /// Creates a new repository at `repoDir`: `.swamp.yaml`, `models/`, `.swamp/`.
