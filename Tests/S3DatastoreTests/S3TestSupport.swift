@@ -42,11 +42,11 @@ struct S3Bucket {
     }
 
     /// A cache (one user's machine) on this bucket.
-    func cache(_ label: String, hydration: HydrationStrategy = .full) throws -> Cache {
+    func cache(_ label: String, hydration: HydrationStrategy = .full, dirtyLimit: Int? = nil) throws -> Cache {
         let root = "\(directory.path)/\(label)"
         let provider = S3Provider(
             settings: try settings(), credentials: S3TestServer.credentials, cacheRoot: root, hydration: hydration, logger: .init(label: "test"))
-        return try Cache(root: root, provider: provider)
+        return try Cache(root: root, provider: provider, dirtyLimit: dirtyLimit)
     }
 }
 
@@ -57,10 +57,15 @@ struct Cache {
     let sync: S3SyncService
     let repository: DataRepository
 
-    init(root: String, provider: S3Provider) throws {
+    init(root: String, provider: S3Provider, dirtyLimit: Int? = nil) throws {
         self.root = root
         self.provider = provider
-        sync = provider.makeSyncService()
+        if let dirtyLimit {
+            sync = S3SyncService(
+                client: provider.syncClient, settings: provider.settings, cacheRoot: root, hydration: provider.hydration, dirtyLimit: dirtyLimit)
+        } else {
+            sync = provider.makeSyncService()
+        }
         let catalog = try Catalog(path: "\(root)-catalog.db", layout: DatastoreLayout(root: root))
         repository = DataRepository(layout: DatastoreLayout(root: root), catalog: catalog, syncService: sync)
     }

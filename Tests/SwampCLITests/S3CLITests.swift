@@ -135,6 +135,22 @@ struct S3CLITests {
         #expect(!piped.stderr.contains("files\r") && !piped.stderr.contains("push: "))
     }
 
+    /// Setting up again on the same bucket (to switch to lazy hydration) takes seconds: it
+    /// never waits on its own global lock.
+    @Test func reRunningSetupSwitchesTheStrategyWithoutWaitingOnItself() async throws {
+        let team = Team()
+        defer { team.remove() }
+        let (a, _) = try await team.start(models: ["m"])
+        #expect(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
+        let started = ContinuousClock.now
+        let again = try await a.run(["datastore", "setup", "s3", "--config", team.configJSON, "--hydration-strategy", "lazy"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(ContinuousClock.now - started < .seconds(10))
+        let status = try await a.run(["datastore", "status", "--json"]).json()
+        #expect(status["hydrationStrategy"] as? String == "lazy")
+        #expect(try await a.content("m") != nil)
+    }
+
     static func runs(_ cli: CLI, model: String, count: Int) async throws -> [Int32] {
         var statuses: [Int32] = []
         for _ in 0..<count {

@@ -20,8 +20,8 @@ final class SyncSidecar: Sendable {
     let directory: String
     /// `bucket/prefix`: state recorded for another remote is ignored.
     let remoteIdentity: String
-    /// More distinct dirty paths than this in one partition: walk it instead.
-    static let dirtyLimit = 10_000
+    /// More distinct dirty paths than this in one partition: walk it instead. Default 10 000.
+    let dirtyLimit: Int
 
     struct State: Codable, Equatable {
         var format = 1
@@ -87,9 +87,10 @@ final class SyncSidecar: Sendable {
         var length: Int
     }
 
-    init(cacheRoot: String, remoteIdentity: String) {
+    init(cacheRoot: String, remoteIdentity: String, dirtyLimit: Int = 10_000) {
         directory = "\(cacheRoot)/.swamp-sync"
         self.remoteIdentity = remoteIdentity
+        self.dirtyLimit = dirtyLimit
     }
 
     // MARK: State
@@ -164,7 +165,7 @@ final class SyncSidecar: Sendable {
                 return DirtyRead(paths: nil, length: data.count)
             }
             paths.insert(path)
-            if paths.count > Self.dirtyLimit { return DirtyRead(paths: nil, length: data.count) }
+            if paths.count > dirtyLimit { return DirtyRead(paths: nil, length: data.count) }
         }
         return DirtyRead(paths: paths, length: data.count)
     }

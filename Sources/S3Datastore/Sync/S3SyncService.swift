@@ -31,14 +31,14 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
 
     init(
         client: S3Client, settings: S3DatastoreConfig, cacheRoot: String, hydration: HydrationStrategy, lockAccounting: RequestAccounting? = nil,
-        logger: Logger = Logger(label: "swamp.s3sync", factory: { _ in SwiftLogNoOpLogHandler() })
+        dirtyLimit: Int = 10_000, logger: Logger = Logger(label: "swamp.s3sync", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.client = client
         self.lockAccounting = lockAccounting
         self.settings = settings
         remote = RemoteLayout(prefix: settings.prefix)
         cache = DatastoreLayout(root: cacheRoot)
-        sidecar = SyncSidecar(cacheRoot: cacheRoot, remoteIdentity: "\(settings.bucket)/\(remote.prefix)")
+        sidecar = SyncSidecar(cacheRoot: cacheRoot, remoteIdentity: "\(settings.bucket)/\(remote.prefix)", dirtyLimit: dirtyLimit)
         self.hydration = hydration
         self.logger = logger
     }
