@@ -35,10 +35,10 @@ import Testing
         let team = S3Team()
         defer { team.remove() }
         let (_, b) = try await team.start(models: ["bulk"])
-        // Uploads slowed to 40 ms each, so that the interrupt lands mid-push.
+        // From the 41st upload on, the proxy holds every upload: the interrupt lands mid-push.
         let proxy = try await FaultProxy.start(upstream: S3Team.endpoint)
         defer { proxy.stop() }
-        try await proxy.set([.init("delay", method: "PUT", path: "/outputs/", count: -1, ms: 40)])
+        try await proxy.set([.init("hold", method: "PUT", path: "/outputs/", nth: 41, count: -1, timeout: 60)])
         let a = team.cli("a", through: proxy)
         let cache = try #require(try await a.run(["datastore", "status", "--json"]).json()["path"] as? String)
         let id = try #require((try await a.run(["model", "get", "bulk", "--json"]).json()["model"] as? [String: Any])?["id"] as? String)
@@ -51,8 +51,8 @@ import Testing
         _ = FileManager.default.createFile(atPath: "\(cache)/.swamp-sync/dirty/_bulk", contents: Data())
 
         let running = try a.spawn(["datastore", "sync", "--push"])
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline, try await team.client.list(prefix: "outputs/").count < 40 {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, try await proxy.log().filter({ $0.method == "PUT" && $0.path.contains("/outputs/") }).count < 40 {
             try await Task.sleep(for: .milliseconds(20))
         }
         kill(running.pid, SIGINT)
@@ -64,6 +64,7 @@ import Testing
         let locks = try await a.run(["datastore", "lock", "status", "--json"]).json()
         #expect((locks["locks"] as? [Any])?.isEmpty == true, "\(locks)")
 
+        try await proxy.set([])
         let again = try await a.run(["datastore", "sync", "--push"])
         #expect(again.status == 0, "\(again.stderr)")
         _ = try await team.verifyConsistency()
@@ -78,7 +79,11 @@ import Testing
     /// and that a new run starts at once.
     static func interruptedRun(_ cli: CLI, signal: Int32, status: Int32, seconds: String) async throws {
         let running = try cli.spawn(["model", "method", "run", "slow", "execute"], environment: ["SWAMP_TEST_SLEEP": seconds])
-        try await Task.sleep(for: .seconds(1))
+        // Wait until the model's command runs (its child `sleep` exists), then interrupt.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, !Self.processExists(matching: "sleep \(seconds)") {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         kill(running.pid, signal)
         let signalled = ContinuousClock.now
         let result = try await running.wait()

@@ -13,7 +13,10 @@ import Testing
         let started = ContinuousClock.now
         let run = try await repo.cli.run(["model", "method", "run", "reader", "execute"], environment: ["SWAMP_TEST_BIN": CLI.binary])
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(ContinuousClock.now - started < .seconds(2), "took \(ContinuousClock.now - started)")
+        // Well under a second alone on this machine; the bound leaves room for a loaded CI runner
+        // while still catching a wait on a lock (the lock timeout is 60 s).
+        print("a model run whose command runs 'swamp data get' and 'swamp data list': \(ContinuousClock.now - started)")
+        #expect(ContinuousClock.now - started < .seconds(10), "took \(ContinuousClock.now - started)")
         #expect(try await repo.cli.run(["data", "get", "reader", "result"]).stdout == Data("from-source\n".utf8))
     }
 

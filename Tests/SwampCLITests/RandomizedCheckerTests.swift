@@ -34,12 +34,16 @@ struct RandomizedCheckerTests {
 
     @Test(arguments: seeds) func threeUsersNeverLoseAVersion(seed: UInt64) async throws {
         var random = SplitMix64(seed: seed)
-        let team = S3Team()
+        // A server of its own: the checker's load must not slow the other suites' shared server.
+        let server = try await ScriptServer.start(script: "s3-server.py")
+        defer { server.stop() }
+        var team = S3Team()
+        team.endpoint = server.endpoint
         defer { team.remove() }
         _ = try await team.start(models: Self.models, scripts: Dictionary(uniqueKeysWithValues: Self.models.map { ($0, Self.script) }))
         var users: [User] = []
         for name in ["a", "b", "c"] {
-            let proxy = try await FaultProxy.start(upstream: S3Team.endpoint)
+            let proxy = try await FaultProxy.start(upstream: server.endpoint)
             if name == "c" { _ = try team.clone("c") }
             users.append(User(name: name, cli: team.cli(name, through: proxy), proxy: proxy))
         }

@@ -8,17 +8,19 @@ import Testing
 /// A bucket, and the environment a user's `swamp` needs for it.
 struct S3Team {
     static let endpoint = ProcessInfo.processInfo.environment["SWAMP_TEST_S3_ENDPOINT"] ?? ""
+    /// The S3 server this team uses (the shared test server unless a test brings its own).
+    var endpoint = S3Team.endpoint
 
     let bucket = "team-\(UUID().uuidString.lowercased().prefix(16))"
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-team-\(UUID().uuidString)").path
 
     var client: S3Client {
         S3Client(
-            configuration: S3ClientConfiguration(bucket: bucket, endpoint: URL(string: S3Team.endpoint), forcePathStyle: true),
+            configuration: S3ClientConfiguration(bucket: bucket, endpoint: URL(string: endpoint), forcePathStyle: true),
             credentials: S3Credentials(accessKeyId: "test", secretAccessKey: "test"))
     }
 
-    var configJSON: String { #"{"bucket":"\#(bucket)","endpoint":"\#(S3Team.endpoint)","forcePathStyle":true}"# }
+    var configJSON: String { #"{"bucket":"\#(bucket)","endpoint":"\#(endpoint)","forcePathStyle":true}"# }
 
     func environment(_ user: String) -> [String: String] {
         ["AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "SWAMP_HOME": "\(root)/\(user)-home", "SWAMP_LOCK_TTL_MS": "3000"]

@@ -34,7 +34,13 @@ public struct ModelRunner: Sendable {
         }
         try workspace.refuseNestedWait(command: "swamp model method run \(model.name)", needsGlobal: false, models: [model.ref])
         let before = workspace.syncService?.activity()
-        let session = try await workspace.coordinator.acquireModelLocks([model.ref])
+        let session: ModelLockSession
+        do {
+            session = try await workspace.coordinator.acquireModelLocks([model.ref])
+        } catch  where Task.isCancelled {
+            throw OperationInterrupted(
+                done: [], notDone: ["\(model.name) \(method): did not start (interrupted while taking its lock or pulling); nothing was written"])
+        }
         let startedAt = Date()
         let outcome: MethodOutcome
         do {
