@@ -78,10 +78,17 @@ public final class S3Client: Sendable {
     // MARK: Operations
 
     /// GETs an object; with `ifNoneMatch`, a match returns ``GetOutcome/notModified(_:)``.
-    public func get(_ key: String, ifNoneMatch: String? = nil) async throws -> GetOutcome {
+    /// - Parameters:
+    ///   - maxBytes: the largest body accepted (default: the configuration's); a larger one is
+    ///     refused (``S3Error/Code/tooLarge``) without being read further.
+    ///   - expectedBytes: the body's expected size, which extends the request's time limit by
+    ///     `expectedBytes / minimumThroughput`.
+    public func get(_ key: String, ifNoneMatch: String? = nil, maxBytes: Int? = nil, expectedBytes: Int = 0) async throws -> GetOutcome {
         var headers: [(String, String)] = []
         if let ifNoneMatch { headers.append(("If-None-Match", ifNoneMatch)) }
-        let response = try await send("GET", key: key, headers: headers, accept: [200, 304, 404])
+        let response = try await send(
+            "GET", key: key, headers: headers, accept: [200, 304, 404], maxBytes: maxBytes ?? configuration.maximumBodyBytes,
+            limit: configuration.limit(transferring: expectedBytes))
         switch response.status {
         case 304: return .notModified(response)
         case 404: return .notFound
@@ -110,7 +117,7 @@ public final class S3Client: Sendable {
         case .ifAbsent: headers.append(("If-None-Match", "*"))
         }
         for (name, value) in metadata.sorted(by: { $0.key < $1.key }) { headers.append(("x-amz-meta-\(name)", value)) }
-        return try await send("PUT", key: key, headers: headers, body: data, accept: [200])
+        return try await send("PUT", key: key, headers: headers, body: data, accept: [200], limit: configuration.limit(transferring: data.count))
     }
 
     /// DELETEs an object (a missing object is not an error), optionally only if its ETag matches.
@@ -127,7 +134,7 @@ public final class S3Client: Sendable {
         repeat {
             var query = [("list-type", "2"), ("prefix", prefix)]
             if let token { query.append(("continuation-token", token)) }
-            let response = try await send("GET", key: "", query: query, accept: [200])
+            let response = try await send("GET", key: "", query: query, accept: [200], maxBytes: 16 << 20)
             guard let page = S3XML.listPage(response.body) else {
                 throw S3Error(.invalidResponse, status: response.status, message: "unreadable ListObjectsV2 response", operation: "LIST \(prefix)")
             }
@@ -149,19 +156,26 @@ public final class S3Client: Sendable {
 
     // MARK: Transport
 
-    /// Sends one signed request, retrying retryable failures; statuses outside `accept` become ``S3Error``.
+    /// Sends one signed request, retrying retryable failures, and refusing bodies over
+    /// `maxBytes`; statuses outside `accept` become ``S3Error``. Each attempt must be answered
+    /// in full — head and body — within `limit` (default: the request timeout). An attempt that
+    /// ran out of time is not retried: it has used the time the caller allowed, so a server that
+    /// stalls or trickles costs one timeout, not one per attempt. Fast failures (5xx, throttling,
+    /// resets) are retried with jittered backoff.
     func send(
         _ method: String, key: String, query: [(String, String)] = [], headers extra: [(String, String)] = [], body: Data = Data(),
-        accept: Set<Int>
+        accept: Set<Int>, maxBytes: Int? = nil, limit: Duration? = nil
     ) async throws -> Response {
         let operation = key.isEmpty ? "\(method) bucket \(configuration.bucket)" : "\(method) \(key)"
         var attempt = 1
         while true {
             do {
-                let response = try await sendOnce(method, key: key, query: query, headers: extra, body: body, operation: operation)
+                let response = try await sendOnce(
+                    method, key: key, query: query, headers: extra, body: body, operation: operation,
+                    maxBytes: maxBytes ?? configuration.maximumBodyBytes, within: limit ?? configuration.requestTimeout)
                 if accept.contains(response.status) { return response }
                 throw Self.error(for: response, operation: operation)
-            } catch let error as S3Error where error.isRetryable && attempt < configuration.retry.maxAttempts {
+            } catch let error as S3Error where error.isRetryable && error.code != .timeout && attempt < configuration.retry.maxAttempts {
                 let delay = configuration.retry.delay(afterAttempt: attempt, jitter: Double.random(in: 0...1))
                 logger.debug("retrying S3 request", metadata: ["operation": "\(operation)", "code": "\(error.code)", "attempt": "\(attempt)"])
                 try await Task.sleep(for: delay)
@@ -170,8 +184,33 @@ public final class S3Client: Sendable {
         }
     }
 
+    /// One attempt, answered in full within `time` — the response head *and* its body (a body
+    /// trickled byte by byte is given up at the limit, not read forever).
     private func sendOnce(
-        _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: Data, operation: String
+        _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: Data, operation: String,
+        maxBytes: Int, within time: Duration
+    ) async throws -> Response {
+        try await withThrowingTaskGroup(of: Response?.self) { group in
+            group.addTask {
+                try await self.exchange(
+                    method, key: key, query: query, headers: extra, body: body, operation: operation, maxBytes: maxBytes, within: time)
+            }
+            group.addTask {
+                try await Task.sleep(for: time)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let response = first else {
+                accounting.record(method: method, bytesUp: body.count, bytesDown: 0)
+                throw S3Error(.timeout, status: 0, message: "no complete response within \(time)", operation: operation)
+            }
+            return response
+        }
+    }
+
+    private func exchange(
+        _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: Data, operation: String,
+        maxBytes: Int, within time: Duration
     ) async throws -> Response {
         let address = configuration.address(key: key)
         let payload = SigV4Signer.Payload.of(body)
@@ -196,14 +235,19 @@ public final class S3Client: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
 
-        let deadline =
-            NIODeadline.now()
-            + .nanoseconds(
-                Int64(configuration.requestTimeout.components.seconds) * 1_000_000_000
-                    + configuration.requestTimeout.components.attoseconds / 1_000_000_000)
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(time.components.seconds) * 1_000_000_000 + time.components.attoseconds / 1_000_000_000)
         do {
             let response = try await http.execute(request, deadline: deadline, logger: logger)
-            let buffer = try await response.body.collect(upTo: Int(Int32.max))
+            let buffer: ByteBuffer
+            do {
+                buffer = try await response.body.collect(upTo: maxBytes)
+            } catch is NIOTooManyBytesError {
+                accounting.record(method: method, bytesUp: body.count, bytesDown: maxBytes)
+                throw S3Error(
+                    .tooLarge, status: Int(response.status.code),
+                    message: "the response body is over the \(maxBytes)-byte limit; it was not read further",
+                    operation: operation)
+            }
             let bytes = Data(buffer.readableBytesView)
             accounting.record(method: method, bytesUp: body.count, bytesDown: bytes.count)
             var headers: [String: String] = [:]

@@ -11,21 +11,35 @@ public struct S3ClientConfiguration: Sendable, Equatable {
     /// Path-style addressing (`{endpoint}/{bucket}/{key}`) instead of virtual-hosted
     /// (`{bucket}.{host}/{key}`). Default: `false`.
     public var forcePathStyle: Bool
-    /// The limit for one request, including reading its body. Default: 30 s.
+    /// The limit for one attempt of a request, reading its whole body included (an attempt that
+    /// runs out of time is not retried). A transfer of `n` bytes gets `n / minimumThroughput`
+    /// seconds more. Default: 30 s.
     public var requestTimeout: Duration
+    /// The slowest a transfer may go, in bytes per second, before it is given up. Default: 256 KiB/s.
+    public var minimumThroughput: Int
+    /// The largest response body accepted when the caller does not say. Default: 64 MiB.
+    public var maximumBodyBytes: Int
     /// Retries on 5xx, throttling, timeouts and connection failures.
     public var retry: RetryPolicy
 
     public init(
         bucket: String, region: String = "us-east-1", endpoint: URL? = nil, forcePathStyle: Bool = false,
-        requestTimeout: Duration = .seconds(30), retry: RetryPolicy = RetryPolicy()
+        requestTimeout: Duration = .seconds(30), minimumThroughput: Int = 256 * 1024, maximumBodyBytes: Int = 64 << 20,
+        retry: RetryPolicy = RetryPolicy()
     ) {
         self.bucket = bucket
         self.region = region
         self.endpoint = endpoint
         self.forcePathStyle = forcePathStyle
         self.requestTimeout = requestTimeout
+        self.minimumThroughput = max(1, minimumThroughput)
+        self.maximumBodyBytes = maximumBodyBytes
         self.retry = retry
+    }
+
+    /// The time a request moving `bytes` may take: ``requestTimeout`` plus `bytes / minimumThroughput`.
+    public func limit(transferring bytes: Int) -> Duration {
+        requestTimeout + .milliseconds(Int64(bytes) * 1000 / Int64(minimumThroughput))
     }
 
     /// The URL parts for an object key (or the bucket itself when `key` is empty):

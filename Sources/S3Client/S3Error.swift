@@ -24,6 +24,8 @@ public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalidResponse = Code("InvalidResponse")
         /// No usable credentials were found.
         public static let missingCredentials = Code("MissingCredentials")
+        /// A response body over the limit the caller set (not read further).
+        public static let tooLarge = Code("ResponseTooLarge")
     }
 
     public let code: Code

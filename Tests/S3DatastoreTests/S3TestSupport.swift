@@ -21,8 +21,8 @@ struct S3Bucket {
     let endpoint: String
     let directory = TemporaryDirectory("s3-cache")
 
-    static func make(prefix: String = "") async throws -> S3Bucket {
-        let endpoint = try #require(S3TestServer.endpoint, "SWAMP_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh")
+    static func make(prefix: String = "", endpoint given: String? = nil) async throws -> S3Bucket {
+        let endpoint = try #require(given ?? S3TestServer.endpoint, "SWAMP_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh")
         let bucket = S3Bucket(name: "swamp-\(UUID().uuidString.lowercased().prefix(18))", endpoint: endpoint)
         try await bucket.client().createBucket()
         return bucket

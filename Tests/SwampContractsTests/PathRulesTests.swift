@@ -1,3 +1,4 @@
+import Foundation
 import SwampContracts
 import Testing
 
@@ -30,8 +31,28 @@ import Testing
         #expect(try PathRules.validateRelativePath(path).count == path.split(separator: "/").count)
     }
 
-    @Test(arguments: ["/etc/passwd", "../escape", "data/../../x", "data//x", "data/./x", "data/x\0", "data\\x", "", "data/x/"])
+    @Test(arguments: [
+        "/etc/passwd", "../escape", "data/../../x", "data//x", "data/./x", "data/x\0", "data\\x", "", "data/x/",
+        ".swamp-sync/dirty/models~x.log", "data/.lock", "outputs/t/.hidden", String(repeating: "a", count: 256),
+        String(repeating: "a/", count: 460) + "a", "data/x\u{1B}[31m",
+    ])
     func rejectsHostileRelativePaths(path: String) {
         #expect(throws: ContractError.self) { try PathRules.validateRelativePath(path) }
+    }
+
+    /// Property: any path the rules accept, joined to a root and standardised, stays inside it.
+    @Test func acceptedPathsStayInsideTheirRoot() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [String] = ["a", "b", ".", "..", "/", "\\", "~", " ", "é", "\u{0}", "x.y", "-", "_", "data", "latest", "\n"]
+        var accepted = 0
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 1...12, using: &generator)
+            let path = (0..<length).map { _ in alphabet.randomElement(using: &generator) ?? "a" }.joined()
+            guard (try? PathRules.validateRelativePath(path)) != nil else { continue }
+            accepted += 1
+            let joined = ("/root/cache/" + path as NSString).standardizingPath
+            #expect(joined.hasPrefix("/root/cache/"), "'\(path)' escapes to '\(joined)'")
+        }
+        #expect(accepted > 100)
     }
 }

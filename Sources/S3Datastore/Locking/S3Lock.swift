@@ -25,12 +25,16 @@ public final class S3Lock: DistributedLock {
         var heartbeat: Task<Void, Never>?
     }
 
-    init(key: LockKey, objectKey: String, client: S3Client, options: LockOptions, logger: Logger) {
+    /// When this process first saw each version of each lock object (shared by a provider's locks).
+    private let observations: LockObservations
+
+    init(key: LockKey, objectKey: String, client: S3Client, options: LockOptions, logger: Logger, observations: LockObservations) {
         self.key = key
         self.objectKey = objectKey
         self.client = client
         self.options = options
         self.logger = logger
+        self.observations = observations
     }
 
     deinit { state.withLock { $0.heartbeat?.cancel() } }
@@ -105,20 +109,47 @@ public final class S3Lock: DistributedLock {
         try await read()?.info
     }
 
-    /// The lock's content with `acquiredAt` re-expressed on this machine's clock, using the
-    /// server's `Date` and `Last-Modified`, so staleness is judged by the server's clock.
+    /// The lock's content with `acquiredAt` re-expressed on this machine's clock (see ``observed(_:etag:response:)``).
     func read() async throws -> (info: LockInfo, etag: String?)? {
-        guard case .found(let response) = try await client.get(objectKey) else { return nil }
+        let outcome: S3Client.GetOutcome
+        do {
+            outcome = try await client.get(objectKey, maxBytes: Self.maximumRecordBytes)
+        } catch let error as S3Error where error.code == .tooLarge {
+            // Not a lock record of ours: describe it by its ETag, so it can be released by that name.
+            guard let head = try await client.head(objectKey) else { return nil }
+            let info = LockInfo.unreadable(Data((head.etag ?? "").utf8), holder: "oversized lock object", modified: Date(), options: options)
+            return (observed(info, etag: head.etag, response: head), head.etag)
+        }
+        guard case .found(let response) = outcome else { return nil }
         var info: LockInfo
-        if let decoded = try? JSONDecoder.lock.decode(LockInfo.self, from: response.body) {
+        if let decoded = try? JSONDecoder.lock.decode(LockInfo.self, from: response.body), decoded.isPlausible {
             info = decoded
         } else {
             info = LockInfo.unreadable(response.body, holder: "unreadable lock object", modified: Date(), options: options)
         }
+        return (observed(info, etag: response.etag, response: response), response.etag)
+    }
+
+    /// The largest lock record read (a bigger object is not one of ours).
+    static let maximumRecordBytes = 64 * 1024
+
+    /// `info` with `acquiredAt` re-expressed on this machine's clock so that staleness needs the
+    /// TTL to have passed by *both* clocks: the server's (its `Date` against the object's
+    /// `Last-Modified`) and this process's monotonic clock since it first saw this very version
+    /// of the object (same ETag; a live holder's heartbeat changes it every `ttl/3`). One skewed
+    /// `Date` cannot make a live lock look stale; an abandoned lock is taken over one TTL after
+    /// it was first seen, at most.
+    func observed(_ info: LockInfo, etag: String?, response: S3Client.Response) -> LockInfo {
+        var info = info
+        let serverAge: TimeInterval
         if let serverNow = response.serverDate, let modified = response.lastModified {
-            info.acquiredAt = Date().addingTimeInterval(-max(0, serverNow.timeIntervalSince(modified)))
+            serverAge = max(0, serverNow.timeIntervalSince(modified))
+        } else {
+            serverAge = max(0, Date().timeIntervalSince(info.acquiredAt))
         }
-        return (info, response.etag)
+        let localAge = observations.age(of: "\(objectKey)#\(etag ?? info.nonce)")
+        info.acquiredAt = Date().addingTimeInterval(-min(serverAge, localAge))
+        return info
     }
 
     public func forceRelease(expectedNonce: String) async throws -> Bool {
@@ -192,4 +223,22 @@ public final class S3Lock: DistributedLock {
     }
 
     static func encode(_ info: LockInfo) throws -> Data { try JSONEncoder.lock.encode(info) }
+}
+
+/// When this process first saw each version (ETag) of each lock object, on the monotonic clock.
+final class LockObservations: Sendable {
+    private let seen = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    /// Seconds since `version` was first seen (0 the first time).
+    func age(of version: String) -> TimeInterval {
+        let now = ContinuousClock.now
+        let first = seen.withLock { seen -> ContinuousClock.Instant in
+            if let first = seen[version] { return first }
+            if seen.count >= 4096 { seen.removeAll() }  // bounded; forgetting only delays a takeover
+            seen[version] = now
+            return now
+        }
+        let elapsed = now - first
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
 }

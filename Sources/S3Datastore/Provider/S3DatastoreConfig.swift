@@ -17,12 +17,22 @@ public struct S3DatastoreConfig: Sendable, Equatable {
     public var pullConcurrency = 8
     /// Uploads and deletes in flight at once. Default: 8.
     public var pushConcurrency = 8
-    /// The limit for one request. Default: 30 000 ms.
+    /// The limit for one request, reading its whole body included (a request that runs out of
+    /// time fails; fast failures are retried); large transfers get `size / minThroughputBytesPerSecond`
+    /// more. Default: 30 000 ms.
     public var requestTimeoutMs = 30_000
+    /// The slowest a transfer may go before it is given up. Default: 262 144 (256 KiB/s).
+    public var minThroughputBytesPerSecond = 256 * 1024
+    /// The largest index or meta object read from the bucket (a larger one is refused without
+    /// being read further). Default: 67 108 864 (64 MiB).
+    public var maxIndexBytes = 64 << 20
 
     public init(bucket: String) { self.bucket = bucket }
 
-    static let fields = ["bucket", "prefix", "region", "endpoint", "forcePathStyle", "pullConcurrency", "pushConcurrency", "requestTimeoutMs"]
+    static let fields = [
+        "bucket", "prefix", "region", "endpoint", "forcePathStyle", "pullConcurrency", "pushConcurrency", "requestTimeoutMs",
+        "minThroughputBytesPerSecond", "maxIndexBytes",
+    ]
 
     /// Parses and validates `config`; every error names the field (`datastore.config.X`).
     public static func parse(_ config: JSONValue?) throws -> S3DatastoreConfig {
@@ -35,10 +45,10 @@ public struct S3DatastoreConfig: Sendable, Equatable {
             guard case .string(let text) = value else { throw invalid("datastore.config.\(name) must be a string, not \(value.typeName)") }
             return text
         }
-        func positive(_ name: String) throws -> Int? {
+        func positive(_ name: String, upTo limit: Double = 1_000_000) throws -> Int? {
             guard let value = fields[name] else { return nil }
-            guard case .number(let number) = value, number >= 1, number.rounded() == number, number <= 1_000_000 else {
-                throw invalid("datastore.config.\(name) must be a positive whole number, not \(value.compactJSON)")
+            guard case .number(let number) = value, number >= 1, number.rounded() == number, number <= limit else {
+                throw invalid("datastore.config.\(name) must be a positive whole number up to \(Int(limit)), not \(value.compactJSON)")
             }
             return Int(number)
         }
@@ -76,6 +86,8 @@ public struct S3DatastoreConfig: Sendable, Equatable {
         result.pullConcurrency = try positive("pullConcurrency") ?? result.pullConcurrency
         result.pushConcurrency = try positive("pushConcurrency") ?? result.pushConcurrency
         result.requestTimeoutMs = try positive("requestTimeoutMs") ?? result.requestTimeoutMs
+        result.minThroughputBytesPerSecond = try positive("minThroughputBytesPerSecond", upTo: 1e10) ?? result.minThroughputBytesPerSecond
+        result.maxIndexBytes = try positive("maxIndexBytes", upTo: Double(1 << 31)) ?? result.maxIndexBytes
         return result
     }
 }

@@ -17,6 +17,8 @@ public struct S3Provider: DatastoreProvider {
     public let cacheRoot: String
     public let hydration: HydrationStrategy
     private let logger: Logger
+    /// Shared by this provider's locks: when each lock object version was first seen.
+    let lockObservations = LockObservations()
 
     public init(settings: S3DatastoreConfig, credentials: S3Credentials, cacheRoot: String, hydration: HydrationStrategy, logger: Logger) {
         self.init(settings: settings, resolveCredentials: { credentials }, cacheRoot: cacheRoot, hydration: hydration, logger: logger)
@@ -34,7 +36,8 @@ public struct S3Provider: DatastoreProvider {
         self.logger = logger
         let configuration = S3ClientConfiguration(
             bucket: settings.bucket, region: settings.region, endpoint: settings.endpoint, forcePathStyle: settings.forcePathStyle,
-            requestTimeout: .milliseconds(settings.requestTimeoutMs))
+            requestTimeout: .milliseconds(settings.requestTimeoutMs), minimumThroughput: settings.minThroughputBytesPerSecond,
+            maximumBodyBytes: settings.maxIndexBytes)
         client = S3Client(configuration: configuration, resolveCredentials: resolveCredentials, logger: logger)
         syncClient = S3Client(configuration: configuration, resolveCredentials: resolveCredentials, logger: logger)
     }
@@ -70,14 +73,14 @@ public struct S3Provider: DatastoreProvider {
     }
 
     public func createLock(_ key: LockKey, options: LockOptions) throws -> any DistributedLock {
-        S3Lock(key: key, objectKey: remote.lockKey(key), client: client, options: options, logger: logger)
+        S3Lock(key: key, objectKey: remote.lockKey(key), client: client, options: options, logger: logger, observations: lockObservations)
     }
 
     public func heldLocks() async throws -> [(key: LockKey, info: LockInfo)] {
         var result: [(key: LockKey, info: LockInfo)] = []
         for object in try await client.list(prefix: remote.locksPrefix) {
             guard let key = remote.lock(fromKey: object.key) else { continue }
-            let lock = S3Lock(key: key, objectKey: object.key, client: client, options: LockOptions(), logger: logger)
+            let lock = S3Lock(key: key, objectKey: object.key, client: client, options: LockOptions(), logger: logger, observations: lockObservations)
             if let info = try await lock.inspect() { result.append((key, info)) }
         }
         return result.sorted { $0.key.description < $1.key.description }

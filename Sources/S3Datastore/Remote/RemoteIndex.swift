@@ -51,23 +51,52 @@ public struct PartitionIndex: Codable, Hashable, Sendable {
         guard index.partition == expected.name else {
             throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' claims to be '\(index.partition)'")
         }
+        guard index.entries.count <= maximumEntries else {
+            throw S3SyncError(
+                .corruptIndex, "the remote index partition '\(expected)' lists \(index.entries.count) entries, more than \(maximumEntries)")
+        }
         for (path, entry) in index.entries {
-            do {
-                _ = try PathRules.validateRelativePath(path)
-            } catch let error as ContractError {
-                throw S3SyncError(
-                    .hostilePath, "the remote index partition '\(expected)' lists an unsafe path: \(error.message); nothing was written")
-            }
-            guard PartitionID.of(path) == expected else {
-                throw S3SyncError(
-                    .hostilePath, "the remote index partition '\(expected)' lists '\(PathRules.printable(path))', which belongs to another partition")
-            }
-            guard (0...MetaIndex.maximumSeq).contains(entry.seq), entry.isDeleted || (Self.isSHA256(entry.sha256) && entry.size >= 0) else {
+            try check(path, in: expected)
+            guard (0...MetaIndex.maximumSeq).contains(entry.seq),
+                entry.isDeleted || (Self.isSHA256(entry.sha256) && (0...maximumSize).contains(entry.size))
+            else {
                 throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' has a malformed entry for '\(PathRules.printable(path))'")
             }
         }
+        // A path cannot be both a file and a directory.
+        let shape = TreeShape(index)
+        for (path, entry) in index.entries where !entry.isDeleted && shape.clashes(path) {
+            throw S3SyncError(
+                .hostilePath, "the remote index partition '\(expected)' lists '\(PathRules.printable(path))' both as a file and as a directory")
+        }
         return index
     }
+
+    /// Checks that `path` is one partition `partition` may list: a safe relative path (see
+    /// ``PathRules/validateRelativePath(_:)``), owned by that partition, and — for the shared
+    /// partition — not under `data/` or `outputs/`, which the layout reserves for models.
+    static func check(_ path: String, in partition: PartitionID) throws {
+        let segments: [Substring]
+        do {
+            segments = try PathRules.validateRelativePath(path)
+        } catch let error as ContractError {
+            throw S3SyncError(.hostilePath, "the remote index partition '\(partition)' lists an unsafe path: \(error.message); nothing was written")
+        }
+        guard PartitionID.of(path) == partition else {
+            throw S3SyncError(
+                .hostilePath, "the remote index partition '\(partition)' lists '\(PathRules.printable(path))', which belongs to another partition")
+        }
+        if partition == .shared, let top = segments.first, top == "data" || top == "outputs" {
+            throw S3SyncError(
+                .hostilePath, "the remote index partition 'shared' lists '\(PathRules.printable(path))', which the layout reserves for models")
+        }
+    }
+
+    /// The most entries a partition may list (a model with a million files is unusual; a
+    /// partition object of that size is about 200 MB, past ``S3DatastoreConfig/maxIndexBytes``' default).
+    static let maximumEntries = 1_000_000
+    /// The largest object an entry may describe: S3's limit, 5 TiB.
+    static let maximumSize: Int64 = 5 << 40
 
     func encoded() throws -> Data {
         let encoder = JSONEncoder()

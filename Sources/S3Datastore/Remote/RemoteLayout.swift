@@ -85,7 +85,8 @@ public struct RemoteLayout: Sendable, Equatable {
         guard objectKey.hasPrefix(locksPrefix), objectKey.hasSuffix(".json") else { return nil }
         let rest = objectKey.dropFirst(locksPrefix.count).dropLast(".json".count)
         if rest == "global" { return .global }
-        guard rest.hasPrefix("models/"), let slash = rest.lastIndex(of: "/") else { return nil }
+        // A listed key is untrusted: it must name a model as a partition would (safe type, lower-case UUID).
+        guard rest.hasPrefix("models/"), PartitionID.validated(String(rest)) != nil, let slash = rest.lastIndex(of: "/") else { return nil }
         let type = rest[rest.index(rest.startIndex, offsetBy: "models/".count)..<slash]
         return .model(ModelRef(modelType: String(type), modelId: String(rest[rest.index(after: slash)...])))
     }

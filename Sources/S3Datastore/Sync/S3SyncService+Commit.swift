@@ -103,8 +103,17 @@ extension S3SyncService {
             // `latest` is derived locally; entries for it (older clients) are dropped.
             next.entries = next.entries.filter { if case .latest = DatastorePath($0.key).kind { return false } else { return true } }
             var written: [String] = []
+            var clashing = Set<String>()
+            let shape = plan.uploads.contains { !$0.immutable } ? TreeShape(base) : nil
             for upload in plan.uploads where !dropped.contains(upload.unit) && !heldRecords.contains(upload.path) {
                 guard let record = uploaded[upload.path] else { continue }
+                // A teammate's file where ours is a directory, or the reverse: every reader would refuse
+                // the partition, so ours waits (a warning says why) instead.
+                if !upload.immutable, shape?.clashes(upload.path) == true {
+                    logger.warning("not pushing: the remote has a file or directory in the way", metadata: ["path": "\(upload.path)"])
+                    clashing.insert(upload.path)
+                    continue
+                }
                 next.entries[upload.path] = IndexEntry(size: record.size, sha256: record.sha256, seq: seq)
                 written.append(upload.path)
             }
@@ -114,7 +123,7 @@ extension S3SyncService {
                 next.entries[delete.path] = .tombstone(seq: seq)
                 tombstoned.append(delete.path)
             }
-            let droppedPaths = Set(plan.uploads.filter { dropped.contains($0.unit) }.map(\.path)).union(heldRecords)
+            let droppedPaths = Set(plan.uploads.filter { dropped.contains($0.unit) }.map(\.path)).union(heldRecords).union(clashing)
             let conflict = PushPlan.conflict(for: dropped, highest: IndexShape(base.entries.keys))
             guard !written.isEmpty || !tombstoned.isEmpty else {
                 return PartitionCommit(etag: etag, index: base, stale: stale, dropped: droppedPaths, conflict: conflict)
@@ -154,5 +163,33 @@ extension S3SyncService {
             throw S3SyncError(
                 .contention, "'\(path)' vanished from the remote before its commit (a concurrent repair?); nothing was committed. Run the push again")
         }
+    }
+}
+
+/// The files and directories a partition's live entries make.
+struct TreeShape {
+    private var files = Set<String>()
+    private var directories = Set<String>()
+
+    init(_ index: PartitionIndex) {
+        for (path, entry) in index.entries where !entry.isDeleted {
+            files.insert(path)
+            var prefix = ""
+            for segment in path.split(separator: "/").dropLast() {
+                prefix += prefix.isEmpty ? String(segment) : "/\(segment)"
+                directories.insert(prefix)
+            }
+        }
+    }
+
+    /// Whether a file at `path` would be a directory there, or sit under a file.
+    func clashes(_ path: String) -> Bool {
+        if directories.contains(path) { return true }
+        var prefix = ""
+        for segment in path.split(separator: "/").dropLast() {
+            prefix += prefix.isEmpty ? String(segment) : "/\(segment)"
+            if files.contains(prefix) { return true }
+        }
+        return false
     }
 }

@@ -179,6 +179,11 @@ extension S3SyncService {
             candidates.formUnion(localFiles(in: partition))
             candidates.formUnion(state.files.keys)
         }
+        // Never send what every reader would refuse (it would deny them the whole partition).
+        for path in candidates where (try? PartitionIndex.check(path, in: partition)) == nil {
+            logger.warning("not pushing a path the remote layout does not allow", metadata: ["path": "\(PathRules.printable(path))"])
+            candidates.remove(path)
+        }
         guard !candidates.isEmpty else { return nil }
         return try PushPlan.make(
             partition: partition, state: state, dirtyLength: dirty.length, dirty: dirty.paths, candidates: candidates,

@@ -142,7 +142,7 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     func pullPartition(_ partition: PartitionID, lazy: Bool, knownETag: String? = nil) async throws -> PartitionPull {
         let state = sidecar.loadPartition(partition)
         if let knownETag, knownETag == state.etag, state.stale != true { return PartitionPull(seq: state.index?.seq ?? 0) }
-        switch try await client.get(remote.partitionKey(partition), ifNoneMatch: state.etag) {
+        switch try await client.get(remote.partitionKey(partition), ifNoneMatch: state.etag, maxBytes: settings.maxIndexBytes) {
         case .notFound:
             return PartitionPull()
         case .notModified:
@@ -197,10 +197,21 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         guard !wanted.isEmpty || meta != nil else { return 0 }
         var pulled = 0
         var pending: [String: Int] = [:]
+        var refused: [(PartitionID, S3SyncError)] = []
         for (partition, announced) in wanted.sorted(by: { $0.key < $1.key }) {
-            let result = try await pullPartition(partition, lazy: lazy, knownETag: listed[partition])
-            pulled += result.pulled
-            if result.seq < announced { pending[partition.name] = announced }
+            do {
+                let result = try await pullPartition(partition, lazy: lazy, knownETag: listed[partition])
+                pulled += result.pulled
+                if result.seq < announced { pending[partition.name] = announced }
+            } catch let error as S3SyncError where error.code == .corruptIndex || error.code == .hostilePath {
+                // A hostile or broken partition stops its own pull, not everyone else's.
+                refused.append((partition, error))
+                pending[partition.name] = max(announced, 1)
+            } catch let error as S3Error where error.code == .tooLarge {
+                refused.append(
+                    (partition, S3SyncError(.corruptIndex, "the remote index partition '\(partition)' is larger than the maxIndexBytes limit")))
+                pending[partition.name] = max(announced, 1)
+            }
         }
         if !pending.isEmpty {
             logger.info("commits announced but not written yet", metadata: ["partitions": "\(pending.keys.sorted())"])
@@ -214,6 +225,11 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
                 $0.knownMetaETag = meta.etag
             }
             $0.pending = pending.isEmpty ? nil : Self.bounded(pending)
+        }
+        if let (partition, first) = refused.first {
+            let others = refused.count > 1 ? " (and \(refused.count - 1) other partition(s))" : ""
+            throw S3SyncError(
+                first.code, "\(first.message)\(others); nothing of '\(partition)' was applied, every other partition was pulled")
         }
         return pulled
     }
@@ -318,7 +334,15 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
 
     /// Downloads one object, checks it against the index hash, and writes it atomically.
     func download(_ path: String, expected: IndexEntry) async throws -> SyncSidecar.FileRecord {
-        guard case .found(let response) = try await client.get(remote.objectKey(path)) else {
+        let outcome: S3Client.GetOutcome
+        do {
+            // Never read more than the index says, and give it the time its size needs.
+            outcome = try await client.get(remote.objectKey(path), maxBytes: Int(expected.size), expectedBytes: Int(expected.size))
+        } catch let error as S3Error where error.code == .tooLarge {
+            throw S3SyncError(
+                .hashMismatch, "the remote object '\(path)' is larger than the index says (\(expected.size) bytes); nothing was written")
+        }
+        guard case .found(let response) = outcome else {
             throw S3SyncError(.objectMissing, "the remote index lists '\(path)' but the bucket does not hold it; nothing was written")
         }
         let sha = ContentHash.sha256(response.body)

@@ -30,4 +30,11 @@ public struct LockInfo: Hashable, Sendable, Codable {
 
     /// `"holder (pid 123 on host)"` for messages.
     public var holderDescription: String { "\(holder) (pid \(pid) on \(hostname))" }
+
+    /// Whether the record's fields are in range (a record read from shared storage is untrusted:
+    /// one that is not is treated as unreadable, released by the name derived from its bytes).
+    public var isPlausible: Bool {
+        (1...86_400_000).contains(ttlMs) && (1...200).contains(nonce.utf8.count) && holder.utf8.count <= 1000
+            && hostname.utf8.count <= 255 && pid >= 0 && acquiredAt.timeIntervalSince1970.isFinite
+    }
 }

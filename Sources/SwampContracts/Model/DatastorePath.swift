@@ -64,11 +64,16 @@ public struct DatastorePath: Hashable, Sendable {
             return rest.count == 1 && !rest[0].isEmpty ? .outputRecord(model: model, file: rest[0]) : .other
         }
         if rest.count == 2, rest[1] == "latest", !rest[0].isEmpty { return .latest(model: model, dataName: rest[0]) }
-        if rest.count == 3, !rest[0].isEmpty, !rest[2].isEmpty, let version = Int(rest[1]), version > 0, String(version) == rest[1] {
+        if rest.count == 3, !rest[0].isEmpty, !rest[2].isEmpty, let version = Int(rest[1]), (1...maximumVersion).contains(version),
+            String(version) == rest[1]
+        {
             return .versionFile(model: model, dataName: rest[0], version: version, file: rest[2])
         }
         return .other
     }
+
+    /// The highest version number the layout knows (far from any integer limit: `+ 1` never traps).
+    public static let maximumVersion = 1_000_000_000_000_000
 
     /// Whether `segment` is a model id: a lower-case UUID.
     public static func isModelId(_ segment: String) -> Bool {

@@ -34,13 +34,22 @@ public enum PathRules {
         }
     }
 
+    /// The longest segment a path may have: what file systems allow in one name (`NAME_MAX`).
+    public static let maximumSegmentBytes = 255
+    /// The longest path: S3 keys hold 1 024 bytes, and a key prefix comes before the path.
+    public static let maximumPathBytes = 900
+
     /// Validates a cache-relative, forward-slash path (e.g. from a remote index)
-    /// and returns its segments.
+    /// and returns its segments: not empty, not absolute, no `\`, NUL or control characters,
+    /// no empty segment, no segment starting with `.` (`..` traverses; other dot names are
+    /// reserved for local state, such as `.swamp-sync/`, and never synced), each segment at
+    /// most ``maximumSegmentBytes`` and the whole at most ``maximumPathBytes`` bytes.
     public static func validateRelativePath(_ path: String) throws -> [Substring] {
         func reject(_ why: String) -> ContractError {
-            ContractError(.invalidPath, "refusing path '\(printable(path))': \(why)")
+            ContractError(.invalidPath, "refusing path '\(printable(String(path.prefix(200))))': \(why)")
         }
         guard !path.isEmpty else { throw reject("it is empty") }
+        guard path.utf8.count <= maximumPathBytes else { throw reject("it is longer than \(maximumPathBytes) bytes") }
         guard !path.unicodeScalars.contains("\0") else { throw reject("it contains a NUL byte") }
         guard !path.hasPrefix("/") else { throw reject("it is absolute") }
         guard !path.contains("\\") else { throw reject("it contains '\\'") }
@@ -48,6 +57,10 @@ public enum PathRules {
         for segment in segments {
             guard !segment.isEmpty else { throw reject("it has an empty segment") }
             guard segment != ".", segment != ".." else { throw reject("it traverses with '\(segment)'") }
+            guard !segment.hasPrefix(".") else {
+                throw reject("its segment '\(printable(String(segment)))' starts with '.' (reserved for local state)")
+            }
+            guard segment.utf8.count <= maximumSegmentBytes else { throw reject("a segment is longer than \(maximumSegmentBytes) bytes") }
             guard !segment.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw reject("it contains a control character")
             }
