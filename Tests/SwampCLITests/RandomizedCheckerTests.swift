@@ -137,7 +137,7 @@ struct RandomizedCheckerTests {
         var result: [String: [Int: String]] = [:]
         for model in models {
             let listed = try await cli.run(["data", "versions", model, "result", "--json"])
-            let items = ((try? listed.json()["versions"] as? [[String: Any]]) ?? []) ?? []
+            let items = (try? listed.json()["versions"] as? [[String: Any]]) ?? []
             for item in items {
                 if let version = item["version"] as? Int, let sha = item["sha256"] as? String { result[model, default: [:]][version] = sha }
             }

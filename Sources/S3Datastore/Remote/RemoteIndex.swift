@@ -165,7 +165,7 @@ public struct MetaIndex: Codable, Hashable, Sendable {
                 throw S3SyncError(.corruptIndex, "the remote _swamp/meta.json has format \(meta.format); this swamp reads format 1")
             }
             guard (0...maximumSeq).contains(meta.seq), meta.recent.count <= ringSize * 4,
-                meta.recent.allSatisfy({ (1...meta.seq).contains($0.seq) && $0.partitions.count <= 100_000 })
+                meta.recent.allSatisfy({ $0.seq >= 1 && $0.seq <= meta.seq && $0.partitions.count <= 100_000 })
             else {
                 throw S3SyncError(.corruptIndex, "the remote _swamp/meta.json holds commit numbers out of range; nothing was changed locally")
             }
@@ -181,5 +181,33 @@ public struct MetaIndex: Codable, Hashable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)
+    }
+}
+
+/// The files and directories a partition's live entries make.
+struct TreeShape {
+    private var files = Set<String>()
+    private var directories = Set<String>()
+
+    init(_ index: PartitionIndex) {
+        for (path, entry) in index.entries where !entry.isDeleted {
+            files.insert(path)
+            var prefix = ""
+            for segment in path.split(separator: "/").dropLast() {
+                prefix += prefix.isEmpty ? String(segment) : "/\(segment)"
+                directories.insert(prefix)
+            }
+        }
+    }
+
+    /// Whether a file at `path` would be a directory there, or sit under a file.
+    func clashes(_ path: String) -> Bool {
+        if directories.contains(path) { return true }
+        var prefix = ""
+        for segment in path.split(separator: "/").dropLast() {
+            prefix += prefix.isEmpty ? String(segment) : "/\(segment)"
+            if files.contains(prefix) { return true }
+        }
+        return false
     }
 }

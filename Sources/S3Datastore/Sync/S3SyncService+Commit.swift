@@ -165,31 +165,3 @@ extension S3SyncService {
         }
     }
 }
-
-/// The files and directories a partition's live entries make.
-struct TreeShape {
-    private var files = Set<String>()
-    private var directories = Set<String>()
-
-    init(_ index: PartitionIndex) {
-        for (path, entry) in index.entries where !entry.isDeleted {
-            files.insert(path)
-            var prefix = ""
-            for segment in path.split(separator: "/").dropLast() {
-                prefix += prefix.isEmpty ? String(segment) : "/\(segment)"
-                directories.insert(prefix)
-            }
-        }
-    }
-
-    /// Whether a file at `path` would be a directory there, or sit under a file.
-    func clashes(_ path: String) -> Bool {
-        if directories.contains(path) { return true }
-        var prefix = ""
-        for segment in path.split(separator: "/").dropLast() {
-            prefix += prefix.isEmpty ? String(segment) : "/\(segment)"
-            if files.contains(prefix) { return true }
-        }
-        return false
-    }
-}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SwampContracts
 import SwampCore
 
 struct DataVersions: SwampCommand {

@@ -15,11 +15,13 @@ public enum PathRules {
         }
         guard !name.isEmpty else { throw reject("it is empty") }
         guard name.utf8.count <= 200 else { throw reject("it is longer than 200 bytes") }
-        guard !name.unicodeScalars.contains("\0") else { throw reject("it contains a NUL byte") }
-        guard !name.contains("/") else { throw reject("it contains '/'") }
-        guard !name.contains("\\") else { throw reject("it contains '\\'") }
+        // Checked on bytes, not characters: a '/' or '.' followed by a combining mark is one
+        // `Character` in Swift yet still a separator or a dot to the file system.
+        guard !name.utf8.contains(0) else { throw reject("it contains a NUL byte") }
+        guard !name.utf8.contains(slash) else { throw reject("it contains '/'") }
+        guard !name.utf8.contains(backslash) else { throw reject("it contains '\\'") }
         guard name != ".", name != ".." else { throw reject("it is a relative directory reference") }
-        guard !name.hasPrefix(".") else { throw reject("it starts with '.' (reserved for local files)") }
+        guard name.utf8.first != dot else { throw reject("it starts with '.' (reserved for local files)") }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw reject("it contains a control character")
         }
@@ -50,14 +52,24 @@ public enum PathRules {
         }
         guard !path.isEmpty else { throw reject("it is empty") }
         guard path.utf8.count <= maximumPathBytes else { throw reject("it is longer than \(maximumPathBytes) bytes") }
-        guard !path.unicodeScalars.contains("\0") else { throw reject("it contains a NUL byte") }
-        guard !path.hasPrefix("/") else { throw reject("it is absolute") }
-        guard !path.contains("\\") else { throw reject("it contains '\\'") }
+        guard !path.utf8.contains(0) else { throw reject("it contains a NUL byte") }
+        guard path.utf8.first != slash else { throw reject("it is absolute") }
+        guard !path.utf8.contains(backslash) else { throw reject("it contains '\\'") }
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        // Every '/' byte must also be a '/' character: one joined to a combining mark would be a
+        // separator to the file system but not to `split`, `hasPrefix` or `==` on strings.
+        guard segments.count == path.utf8.count(where: { $0 == slash }) + 1 else {
+            throw reject("a '/' is joined to the character after or before it")
+        }
         for segment in segments {
             guard !segment.isEmpty else { throw reject("it has an empty segment") }
+            // Nor may a segment start with a mark that would join the '/' put before it when the
+            // path is joined to a root, or end with one that joins the '/' after it.
+            guard ("/" + segment + "/").count == segment.count + 2 else {
+                throw reject("a segment starts or ends with a character that joins a '/'")
+            }
             guard segment != ".", segment != ".." else { throw reject("it traverses with '\(segment)'") }
-            guard !segment.hasPrefix(".") else {
+            guard segment.utf8.first != dot else {
                 throw reject("its segment '\(printable(String(segment)))' starts with '.' (reserved for local state)")
             }
             guard segment.utf8.count <= maximumSegmentBytes else { throw reject("a segment is longer than \(maximumSegmentBytes) bytes") }
@@ -67,6 +79,10 @@ public enum PathRules {
         }
         return segments
     }
+
+    private static let slash = UInt8(ascii: "/")
+    private static let backslash = UInt8(ascii: "\\")
+    private static let dot = UInt8(ascii: ".")
 
     /// `name` with control characters escaped, safe to print in a message.
     public static func printable(_ name: String) -> String {
