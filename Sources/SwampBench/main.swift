@@ -194,9 +194,9 @@ for size in [10, 100, 1000] {
     _ = try await sync.pushChanged(nil)
     _ = try await sync.pullChanged(nil)
     let catalog = try Catalog(path: "\(scratch)/\(bucket.name)-catalog.db", layout: DatastoreLayout(root: a.cacheRoot))
-    let repository = DataRepository(layout: DatastoreLayout(root: a.cacheRoot), catalog: catalog, syncService: sync)
-    let coordinator = ModelLockCoordinator(
-        provider: a, syncService: sync, lockOptions: LockOptions(), invalidateCatalog: { try catalog.invalidate() })
+    let gateway = SyncGateway(service: sync, invalidateCatalog: { try catalog.invalidate() })
+    let repository = DataRepository(layout: DatastoreLayout(root: a.cacheRoot), catalog: catalog, sync: gateway)
+    let coordinator = ModelLockCoordinator(provider: a, sync: gateway, lockOptions: LockOptions())
     var timings: [Double] = []
     var last: (RequestAccounting.Snapshot, SyncActivity)?
     for run in 0..<runs {

@@ -18,9 +18,25 @@ struct Swamp: AsyncParsableCommand {
               swamp data get hello result
 
             Every command takes --repo-dir (default: the nearest directory holding .swamp.yaml) and \
-            --json (one JSON document on stdout). Errors go to stderr; the exit status is non-zero on failure.
+            --json (one JSON document on stdout), before or after the subcommand: \
+            'swamp --repo-dir D repo init' and 'swamp repo init --repo-dir D' are the same. Errors go to \
+            stderr; the exit status is non-zero on failure.
             """,
         version: "0.1.0",
         subcommands: [RepoCommand.self, ModelCommand.self, DataCommand.self, DatastoreCommand.self]
     )
+
+    /// Parses with the global options accepted before the subcommand too (``GlobalOptions/hoisted(_:)``).
+    static func main() async {
+        do {
+            var command = try parseAsRoot(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

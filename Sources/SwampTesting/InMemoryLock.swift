@@ -5,8 +5,12 @@ import Synchronization
 /// Lock state shared by every ``InMemoryLock`` made from it: one "datastore" in memory.
 public final class InMemoryLockStore: Sendable {
     let entries = Mutex<[LockKey: LockInfo]>([:])
+    let released = Mutex<[(key: LockKey, nonce: String)]>([])
 
     public init() {}
+
+    /// Every lock removed by ``InMemoryLock/forceRelease(expectedNonce:)``, in order: its key and nonce.
+    public var forceReleased: [(key: LockKey, nonce: String)] { released.withLock { $0 } }
 
     /// Puts a lock in place directly (e.g. one left by a crashed holder).
     public func plant(_ key: LockKey, _ info: LockInfo) { entries.withLock { $0[key] = info } }
@@ -75,6 +79,7 @@ public final class InMemoryLock: DistributedLock {
         store.entries.withLock { entries in
             guard entries[key]?.nonce == expectedNonce else { return false }
             entries[key] = nil
+            store.released.withLock { $0.append((key: key, nonce: expectedNonce)) }
             return true
         }
     }

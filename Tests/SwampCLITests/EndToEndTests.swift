@@ -52,6 +52,26 @@ import Testing
         #expect((shown["arguments"] as? [String: String])?["run"] == "echo hello; echo oops >&2")
     }
 
+    /// `git -C D` habits: the global options work before the subcommand as well as after it.
+    @Test func globalOptionsWorkBeforeOrAfterTheSubcommand() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-global-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let before = try await CLI.exec(["--repo-dir", "\(scratch)/one", "--json", "repo", "init"], environment: [:], cwd: scratch)
+        #expect(before.status == 0, "\(before.stderr)")
+        #expect(try before.json()["repoId"] is String)
+        let after = try await CLI.exec(["repo", "init", "--repo-dir", "\(scratch)/two"], environment: [:], cwd: scratch)
+        #expect(after.status == 0, "\(after.stderr)")
+        let equals = try await CLI.exec(["--repo-dir=\(scratch)/one", "data", "list", "--json"], environment: [:], cwd: scratch)
+        #expect(equals.status == 0, "\(equals.stderr)")
+        #expect(try equals.json()["items"] is [Any])
+        for name in ["one", "two"] { #expect(FileManager.default.fileExists(atPath: "\(scratch)/\(name)/.swamp.yaml")) }
+        // An unknown leading option is still an error that names it.
+        let unknown = try await CLI.exec(["--colour", "repo", "init"], environment: [:], cwd: scratch)
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("--colour"))
+    }
+
     @Test func failingCommandStillRecordsItsOutputAndExitsNonZero() async throws {
         let repo = try await TemporaryRepository.make()
         defer { repo.remove() }

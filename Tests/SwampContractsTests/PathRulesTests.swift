@@ -8,8 +8,10 @@ import Testing
         try PathRules.validateDataName(name)
     }
 
-    @Test(arguments: ["latest", "../x", "a/b", "a\0b", "..", ".", "", "a\\b", ".hidden", "tab\tname", " padded",
-        "x/\u{0488}..", ".\u{0301}hidden"])
+    @Test(arguments: [
+        "latest", "../x", "a/b", "a\0b", "..", ".", "", "a\\b", ".hidden", "tab\tname", " padded",
+        "x/\u{0488}..", ".\u{0301}hidden",
+    ])
     func rejectsReservedOrTraversingDataNames(name: String) {
         #expect(throws: ContractError.self) { try PathRules.validateDataName(name) }
     }
@@ -47,7 +49,9 @@ import Testing
     /// Property: any path the rules accept, joined to a root and standardised, stays inside it.
     @Test func acceptedPathsStayInsideTheirRoot() throws {
         var generator = SystemRandomNumberGenerator()
-        let alphabet: [String] = ["a", "b", ".", "..", "/", "\\", "~", " ", "é", "\u{0}", "x.y", "-", "_", "data", "latest", "\n", "\u{0488}", "\u{0301}"]
+        let alphabet: [String] = [
+            "a", "b", ".", "..", "/", "\\", "~", " ", "é", "\u{0}", "x.y", "-", "_", "data", "latest", "\n", "\u{0488}", "\u{0301}",
+        ]
         var accepted = 0
         for _ in 0..<20_000 {
             let length = Int.random(in: 1...12, using: &generator)

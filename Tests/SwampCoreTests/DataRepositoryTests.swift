@@ -11,17 +11,20 @@ import Testing
         let directory = TemporaryDirectory("repository")
         let repository: DataRepository
         let sync: RecordingSyncService
+        /// For each marked path, whether its file existed when it was marked.
+        let existsAtMark = Marks()
+        final class Marks: Sendable { let value = Mutex<[String: Bool]>([:]) }
         var root: String { "\(directory.path)/store" }
 
         init() throws {
             let root = "\(directory.path)/store"
-            let existsAtMark = Mutex<[String: Bool]>([:])
+            let existsAtMark = self.existsAtMark
             sync = RecordingSyncService(
                 capabilities: .returns(.none),
                 onMarkDirty: { options in
                     guard let rel = options?.relPath else { return }
                     let exists = FileManager.default.fileExists(atPath: "\(root)/\(rel)")
-                    existsAtMark.withLock { $0[rel] = exists }
+                    existsAtMark.value.withLock { $0[rel] = exists }
                 })
             let catalog = try Catalog(path: "\(directory.path)/catalog.db", layout: DatastoreLayout(root: root))
             repository = DataRepository(layout: DatastoreLayout(root: root), catalog: catalog, syncService: sync)
@@ -58,7 +61,8 @@ import Testing
         try harness.repository.writeVersion(of: model, name: "result", content: Data("x".utf8))
         let base = "data/command/shell/\(model.id)/result"
         #expect(harness.dirtyPaths == ["\(base)/1/metadata.yaml", "\(base)/1/raw", "\(base)/latest"])
-        // Each path was marked while it did not exist yet.
+        // Each path was marked while it did not exist yet: the mark precedes the write.
+        #expect(harness.existsAtMark.value.withLock { $0 } == ["\(base)/1/metadata.yaml": false, "\(base)/1/raw": false, "\(base)/latest": false])
         let output = try harness.repository.writeOutput(
             OutputRecord(
                 modelName: "m", modelId: model.id, modelType: model.type, method: "execute", startedAt: Date(), finishedAt: Date(),
@@ -66,6 +70,13 @@ import Testing
             for: model.ref)
         #expect(output.hasPrefix("outputs/command/shell/\(model.id)/execute-"))
         #expect(harness.dirtyPaths.last == output)
+        #expect(harness.existsAtMark.value.withLock { $0[output] } == false)
+        // A second version marks `latest` while it exists (it is rewritten), raw and metadata before they do.
+        try harness.repository.writeVersion(of: model, name: "result", content: Data("y".utf8))
+        #expect(
+            harness.existsAtMark.value.withLock { [$0["\(base)/2/raw"], $0["\(base)/2/metadata.yaml"], $0["\(base)/latest"]] } == [
+                false, false, true,
+            ])
     }
 
     @Test func aVersionExistingOnDiskIsNeverOverwritten() throws {

@@ -111,16 +111,18 @@ import Testing
                 }
             }
             group.addTask {
-                // A reader polling the file must only ever see nothing or complete JSON.
+                // A reader polling the file must only ever see no file or complete JSON: an empty
+                // file is exactly what a partial write looks like, so it counts as unreadable.
                 var unreadable = 0
+                var complete = 0
                 for _ in 0..<400 {
-                    if let data = FileManager.default.contents(atPath: path), !data.isEmpty,
-                        (try? JSONDecoder.lock.decode(LockInfo.self, from: data)) == nil
-                    {
-                        unreadable += 1
+                    if let data = FileManager.default.contents(atPath: path) {
+                        if (try? JSONDecoder.lock.decode(LockInfo.self, from: data)) == nil { unreadable += 1 } else { complete += 1 }
                     }
                     try await Task.sleep(for: .microseconds(200))
                 }
+                // The reader must have seen the lock held, or it checked nothing.
+                #expect(complete > 0)
                 return unreadable
             }
             var unreadable = 0

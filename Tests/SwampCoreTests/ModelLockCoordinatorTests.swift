@@ -85,14 +85,15 @@ import Testing
     }
 
     @Test func throwingCapabilitiesDegradesToFullSyncAndTheRunSucceeds() async throws {
-        let sync = RecordingSyncService(capabilities: .throwsError)
+        // The double reports 7 files pushed: the outcome must carry the service's count.
+        let sync = RecordingSyncService(capabilities: .throwsError, onPush: { _ in 7 })
         let harness = try Harness(sync: sync)
         defer { harness.directory.remove() }
 
         let session = try await harness.coordinator.acquireModelLocks([a, b])
         #expect(session.synced)
         let pushed = try await session.flush().pushed
-        #expect(pushed == 0)
+        #expect(pushed == 7)
         #expect(sync.recorder.transfers == [.pull(nil), .push(nil)])
         #expect(sync.recorder.capabilityQueries == 1)
     }
@@ -223,6 +224,9 @@ import Testing
         let session = try await harness.coordinator.acquireModelLocks([a])
         #expect(!harness.store.held.contains { $0.key == .global })
         #expect(harness.store.held.map(\.key) == [.model(a)])
+        // Released by the crashed holder's nonce, and nothing else was force-released.
+        #expect(harness.store.forceReleased.map(\.key) == [.global])
+        #expect(harness.store.forceReleased.map(\.nonce) == ["dead-nonce"])
         try await session.flush()
     }
 

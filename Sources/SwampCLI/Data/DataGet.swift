@@ -37,10 +37,10 @@ struct DataGet: SwampCommand {
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
         let definition = try workspace.models.get(model)
-        let before = workspace.syncService?.activity()
-        let read = try await workspace.data.content(of: definition, name: data, version: version)
+        let (read, activity) = try await workspace.sync.measuring {
+            try await workspace.data.content(of: definition, name: data, version: version)
+        }
         if global.json {
-            let activity = workspace.syncService?.activity(since: before)
             try output.document(
                 Document(item: DataItemJSON(read.metadata), hydrated: read.hydrated, contentBase64: read.data.base64EncodedString(), sync: activity))
         } else {

@@ -27,9 +27,9 @@ struct DatastoreHydrate: SwampCommand {
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
         let ids = models.isEmpty ? nil : Set(try models.map { try workspace.models.get($0).id })
-        let before = workspace.syncService?.activity()
-        let result = try await workspace.data.hydrate(modelIds: ids, progress: ProgressPrinter.handler())
-        let activity = workspace.syncService?.activity(since: before)
+        let (result, activity) = try await workspace.sync.measuring {
+            try await workspace.data.hydrate(modelIds: ids, progress: ProgressPrinter.handler())
+        }
         try output.document(Document(checked: result.checked, hydrated: result.hydrated, skipped: result.skipped, sync: activity))
         output.line("Hydrated \(result.hydrated) of \(result.checked) version(s).")
         for (path, why) in result.skipped.sorted(by: { $0.key < $1.key }) { output.note("skipped \(path): \(why)") }

@@ -34,7 +34,7 @@ struct DatastoreRepair: SwampCommand {
 
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
-        guard let checker = workspace.syncService as? any ConsistencyChecking else {
+        guard let checker = workspace.sync.consistency else {
             let reason = "the \(workspace.spec.type) datastore has no remote index to repair"
             try output.document(Document(dryRun: dryRun, findings: []))
             output.line("Nothing to repair: \(reason).")

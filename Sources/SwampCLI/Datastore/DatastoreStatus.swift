@@ -31,7 +31,7 @@ struct DatastoreStatus: SwampCommand {
         let health = try await workspace.provider.createVerifier().verify()
         let counts = try workspace.catalog.counts()
         let locks = try await workspace.provider.heldLocks()
-        let capabilities = workspace.syncService.map { _ in workspace.coordinator.capabilities() }
+        let capabilities = workspace.sync.isRemote ? workspace.sync.capabilities : nil
         try output.document(
             Document(
                 type: workspace.spec.type, source: workspace.source.rawValue, path: workspace.layout.root,
@@ -43,7 +43,7 @@ struct DatastoreStatus: SwampCommand {
         output.line("health:    \(health.healthy ? "ok" : "UNHEALTHY") — \(health.message)\(latency)")
         output.line("catalog:   \(counts.models) model(s), \(counts.items) item(s), \(counts.versions) version(s)")
         output.line("locks:     \(locks.isEmpty ? "none held" : "\(locks.count) held (see 'swamp datastore lock status')")")
-        if workspace.syncService == nil { output.line("sync:      local datastore, nothing to sync") }
+        if !workspace.sync.isRemote { output.line("sync:      local datastore, nothing to sync") }
         if !health.healthy {
             output.note("error: the datastore is not healthy: \(health.message)")
             throw ExitCode(1)

@@ -30,8 +30,8 @@ struct DatastoreSync: SwampCommand {
 
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
-        ProgressPrinter.attach(to: workspace.syncService)
-        guard workspace.syncService != nil else {
+        workspace.sync.reportProgress(to: ProgressPrinter.handler())
+        guard workspace.sync.isRemote else {
             let reason = "the \(workspace.spec.type) datastore at \(workspace.layout.root) is local: there is nothing to sync"
             try output.document(SyncReportJSON(synced: false, reason: reason, activity: nil))
             output.line("Nothing to sync: \(reason).")

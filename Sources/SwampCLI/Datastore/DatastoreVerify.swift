@@ -33,9 +33,9 @@ struct DatastoreVerify: SwampCommand {
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
         var checks = [try await workspace.provider.createVerifier().verify()]
-        if let sync = workspace.syncService { checks.append(try await sync.verify()) }
+        if let health = try await workspace.sync.verify() { checks.append(health) }
         var consistency: ConsistencyReport?
-        if let checker = workspace.syncService as? any ConsistencyChecking, checks.allSatisfy(\.healthy) {
+        if let checker = workspace.sync.consistency, checks.allSatisfy(\.healthy) {
             consistency = try await checker.checkConsistency(RepairOptions(minimumOrphanAge: .milliseconds(Int64(minOrphanAge * 1000))))
         }
         try output.document(Document(checks: checks, consistency: consistency))

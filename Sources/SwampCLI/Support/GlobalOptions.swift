@@ -15,3 +15,35 @@ struct GlobalOptions: ParsableArguments {
             valueName: "spec"))
     var datastore: String?
 }
+
+extension GlobalOptions {
+    /// The options every command takes, with whether each takes a value.
+    static let names: [String: Bool] = ["--repo-dir": true, "--datastore": true, "--json": false]
+
+    /// `arguments` with the global options written before the subcommand (`swamp --repo-dir D
+    /// repo init`, as with `git -C D`) moved after it, where the subcommand parses them. Nothing
+    /// else moves: arguments after a `--` stay where they are, and a leading option that is not
+    /// global is left for the parser to report.
+    static func hoisted(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            guard let takesValue = names[name] else { break }
+            leading.append(argument)
+            index += 1
+            if takesValue, !argument.contains("="), index < arguments.endIndex {
+                leading.append(arguments[index])
+                index += 1
+            }
+        }
+        let rest = arguments[index...]
+        // Only when a subcommand follows: `swamp --json` alone is left to the parser.
+        guard !leading.isEmpty, let first = rest.first, !first.hasPrefix("-") else { return arguments }
+        if let separator = rest.firstIndex(of: "--") {
+            return Array(rest[..<separator]) + leading + Array(rest[separator...])
+        }
+        return Array(rest) + leading
+    }
+}

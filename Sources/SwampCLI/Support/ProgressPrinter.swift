@@ -15,9 +15,4 @@ enum ProgressPrinter {
             FileHandle.standardError.write(Data("\r\u{1B}[2K\(progress.phase): \(progress.done)/\(progress.total) files\(end)".utf8))
         }
     }
-
-    /// Attaches the handler to `service` when it reports progress.
-    static func attach(to service: (any DatastoreSyncService)?) {
-        (service as? any SyncProgressReporting)?.setProgressHandler(handler())
-    }
 }

@@ -12,47 +12,64 @@ import SwampContracts
 /// Whenever a pull succeeded the catalog is invalidated before this returns.
 public struct ModelLockCoordinator: Sendable {
     public let provider: any DatastoreProvider
-    public let syncService: (any DatastoreSyncService)?
+    /// How the backend is called for sync.
+    public let sync: SyncGateway
     public let lockOptions: LockOptions
     /// Resolves what a push leaves to its caller (renumbering); `nil`: such a conflict is an error.
     public let repository: DataRepository?
-    /// Called when a pull changed what the cache may hold; invalidates the catalog.
-    private let invalidateCatalog: @Sendable () throws -> Void
     private let logger: Logger
     private let now: @Sendable () -> Date
 
+    public init(
+        provider: any DatastoreProvider, sync: SyncGateway, lockOptions: LockOptions, repository: DataRepository? = nil,
+        logger: Logger = Logger(label: "swamp.orchestration", factory: { _ in SwiftLogNoOpLogHandler() }),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.provider = provider
+        self.sync = sync
+        self.lockOptions = lockOptions
+        self.repository = repository
+        self.logger = logger
+        self.now = now
+    }
+
+    /// A coordinator with its own gateway over `syncService`.
     public init(
         provider: any DatastoreProvider, syncService: (any DatastoreSyncService)?, lockOptions: LockOptions,
         invalidateCatalog: @escaping @Sendable () throws -> Void, repository: DataRepository? = nil,
         logger: Logger = Logger(label: "swamp.orchestration", factory: { _ in SwiftLogNoOpLogHandler() }),
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        self.provider = provider
-        self.syncService = syncService
-        self.lockOptions = lockOptions
-        self.invalidateCatalog = invalidateCatalog
-        self.repository = repository
-        self.logger = logger
-        self.now = now
+        self.init(
+            provider: provider, sync: SyncGateway(service: syncService, invalidateCatalog: invalidateCatalog, logger: logger),
+            lockOptions: lockOptions, repository: repository, logger: logger, now: now)
     }
 
-    /// Asks the sync service what it can do, once; a throwing service degrades to full sync.
-    public func capabilities() -> SyncCapabilities {
-        guard let syncService else { return .none }
+    /// Runs `body` holding the per-model locks of `models`, after pulling what they need, and
+    /// ends with one push: when `body` returns, its changes are pushed (unless it flushed the
+    /// session itself) and the locks released; when it throws, or the task is cancelled, the
+    /// locks are released without a push (the work stays marked unpushed for the next one).
+    /// - Returns: what `body` returned, and what the final push did.
+    public func withModelLocks<T: Sendable>(
+        _ models: [ModelRef], _ body: (ModelLockSession) async throws -> T
+    ) async throws -> (value: T, pushed: PushOutcome) {
+        let session = try await acquireModelLocks(models)
+        let value: T
         do {
-            return try syncService.capabilities()
+            value = try await body(session)
         } catch {
-            logger.warning("sync service capabilities failed; using full sync", metadata: ["error": "\(error)"])
-            return .none
+            await session.abandon()
+            throw error
         }
+        return (value, try await session.flush())
     }
 
     /// Takes the per-model locks for `models` and pulls what they need.
-    /// - Returns: a session to ``ModelLockSession/flush()`` (or ``ModelLockSession/abandon()``) when done.
+    /// - Returns: a session to ``ModelLockSession/flush()`` (or ``ModelLockSession/abandon()``) when
+    ///   done; prefer ``withModelLocks(_:_:)``, which cannot forget to.
     public func acquireModelLocks(_ models: [ModelRef]) async throws -> ModelLockSession {
         let ordered = ModelRef.sortedUnique(models)
-        let capabilities = capabilities()
-        let scoped = capabilities.supportsScopedSync
+        let scoped = sync.capabilities.supportsScopedSync
         let global = try provider.createLock(.global, options: lockOptions)
         var restarts = 0
 
@@ -72,36 +89,22 @@ public struct ModelLockCoordinator: Sendable {
                         restarts += 1
                         continue attempt
                     }
-                    if scoped, let syncService {
-                        try await pull(syncService, .scoped(to: [model]))
+                    if scoped {
+                        try await sync.pull(.models([model]))
                         synced = true
                     }
                 }
-                if !scoped, let syncService {
+                if !scoped, sync.isRemote {
                     // A plain full pull covers every model: once, after all of them are locked.
-                    try await pull(syncService, nil)
+                    try await sync.pull(.all)
                     synced = true
                 }
             } catch {
                 await Self.releaseAll(taken)
                 throw error
             }
-            return ModelLockSession(
-                models: ordered, locks: taken, synced: synced, capabilities: capabilities, restarts: restarts, syncService: syncService,
-                repository: repository)
+            return ModelLockSession(models: ordered, locks: taken, synced: synced, restarts: restarts, sync: sync, repository: repository)
         }
-    }
-
-    /// Pulls, and invalidates the catalog whatever happens: what a pull applied must show in
-    /// the next read even if the pull (or a later step, or a restart) throws.
-    private func pull(_ service: any DatastoreSyncService, _ options: DatastoreSyncOptions?) async throws {
-        do {
-            _ = try await service.pullChanged(options)
-        } catch {
-            try? invalidateCatalog()
-            throw error
-        }
-        try invalidateCatalog()
     }
 
     /// Runs `body` as a structural command: holds the global lock, with no
@@ -153,10 +156,9 @@ public struct ModelLockCoordinator: Sendable {
         }
     }
 
-    /// Pushes through ``ResolvingPush``: fenced by `locks`, conflicts resolved by renumbering.
-    public func push(_ options: DatastoreSyncOptions?, holding locks: [any DistributedLock]) async throws -> PushOutcome {
-        guard let syncService else { return PushOutcome() }
-        return try await ResolvingPush(service: syncService, repository: repository, locks: locks, capabilities: capabilities()).run(options)
+    /// Pushes everything, fenced by `locks`, conflicts resolved by renumbering.
+    public func push(deadline: Date? = nil, holding locks: [any DistributedLock]) async throws -> PushOutcome {
+        try await sync.push(.all, deadline: deadline, holding: locks, repository: repository)
     }
 
     /// Releases `locks` (last taken first), even in a cancelled task (after a Ctrl-C).

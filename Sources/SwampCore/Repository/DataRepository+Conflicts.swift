@@ -130,7 +130,7 @@ extension DataRepository {
                 try AtomicFile.remove(journalPath)
                 return nil
             }
-            try syncService?.markDirty(.path(newRawRel))
+            try sync.markDirty(newRawRel)
             if link(oldRaw, layout.absolute(newRawRel)) != 0 {
                 guard let data = try AtomicFile.readIfPresent(oldRaw) else { throw FileSystemError("read", path: oldRaw, errno: ENOENT) }
                 try AtomicFile.write(data, to: layout.absolute(newRawRel))
@@ -139,7 +139,7 @@ extension DataRepository {
         Failpoint.hit("renumber.after-raw")
         if metadata.version != journal.to || !FileManager.default.fileExists(atPath: layout.absolute(newMetadataRel)) {
             metadata.version = journal.to
-            try syncService?.markDirty(.path(newMetadataRel))
+            try sync.markDirty(newMetadataRel)
             try AtomicFile.write(try MetadataCoding.encode(metadata), to: layout.absolute(newMetadataRel))
         }
         try repointOutputRecords(ref, dataName: name, sha256: metadata.sha256, from: journal.from, to: journal.to)
@@ -187,7 +187,7 @@ extension DataRepository {
         var attempt = 2
         while FileManager.default.fileExists(atPath: layout.absolute("\(base)-\(attempt).yaml")) { attempt += 1 }
         let target = "\(base)-\(attempt).yaml"
-        try syncService?.markDirty(.path(target))
+        try sync.markDirty(target)
         guard rename(absolute, layout.absolute(target)) == 0 else { throw FileSystemError("rename", path: absolute, errno: errno) }
         return target
     }

@@ -4,24 +4,32 @@ import Synchronization
 
 /// Versioned data of models in the datastore tier.
 ///
-/// Every mutation first tells the sync service (``DatastoreSyncService/markDirty(_:)``)
+/// Every mutation first tells the sync gateway (``SyncGateway/markDirty(_:)``)
 /// which cache-relative path is about to change, then writes atomically, then
 /// writes through to the catalog. Write order for a new version:
 /// markDirty → `metadata.yaml` → `raw` → `latest` → catalog row.
 public final class DataRepository: Sendable {
     public let layout: DatastoreLayout
     public let catalog: Catalog
-    let syncService: (any DatastoreSyncService)?
+    /// Where dirty marks and hydration go (a gateway without a remote for a local datastore).
+    let sync: SyncGateway
     private let now: @Sendable () -> Date
 
     public init(
-        layout: DatastoreLayout, catalog: Catalog, syncService: (any DatastoreSyncService)?,
-        now: @escaping @Sendable () -> Date = { Date() }
+        layout: DatastoreLayout, catalog: Catalog, sync: SyncGateway, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.layout = layout
         self.catalog = catalog
-        self.syncService = syncService
+        self.sync = sync
         self.now = now
+    }
+
+    /// A repository with its own gateway over `syncService` (pulls invalidate `catalog`).
+    public convenience init(
+        layout: DatastoreLayout, catalog: Catalog, syncService: (any DatastoreSyncService)?, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.init(
+            layout: layout, catalog: catalog, sync: SyncGateway(service: syncService, invalidateCatalog: { try catalog.invalidate() }), now: now)
     }
 
     // MARK: Writing
@@ -76,7 +84,7 @@ public final class DataRepository: Sendable {
     }
 
     func writeFile(_ data: Data, rel: String) throws {
-        try syncService?.markDirty(.path(rel))
+        try sync.markDirty(rel)
         try AtomicFile.write(data, to: layout.absolute(rel))
     }
 
@@ -123,8 +131,8 @@ public final class DataRepository: Sendable {
         let rel = DatastoreLayout.rawRel(ref, name, resolved)
         let path = layout.absolute(rel)
         var hydrated = false
-        if !FileManager.default.fileExists(atPath: path), let syncService {
-            hydrated = try await syncService.hydrateFile(rel)
+        if !FileManager.default.fileExists(atPath: path) {
+            hydrated = try await sync.hydrate(rel)
         }
         guard let data = try AtomicFile.readIfPresent(path) else {
             throw SwampError(
@@ -161,14 +169,15 @@ public final class DataRepository: Sendable {
             }
         }
         var report = HydrationReport(checked: checked)
-        guard let syncService, !missing.isEmpty else { return report }
+        let sync = self.sync
+        guard sync.isRemote, !missing.isEmpty else { return report }
         let done = Mutex(0)
         let total = missing.count
         progress?(SyncProgress(phase: "hydrate", done: 0, total: total))
         let results = try await forEachConcurrently(missing, limit: concurrency) { rel -> (String, Bool, String?) in
             var outcome: (String, Bool, String?)
             do {
-                outcome = (rel, try await syncService.hydrateFile(rel), nil)
+                outcome = (rel, try await sync.hydrate(rel), nil)
             } catch let error as any ItemScopedError where error.concernsOneItem {
                 outcome = (rel, false, "\(error)")
             }
@@ -206,7 +215,7 @@ public final class DataRepository: Sendable {
                 let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
                 for file in files.sorted() where !AtomicFile.isTemporaryName(file) {
                     let rel = "\(versionRel)/\(file)"
-                    try syncService?.markDirty(.path(rel))
+                    try sync.markDirty(rel)
                     report.bytesFreed += Int64((try? FileManager.default.attributesOfItem(atPath: layout.absolute(rel))[.size] as? Int) ?? 0)
                     try AtomicFile.remove(layout.absolute(rel))
                 }

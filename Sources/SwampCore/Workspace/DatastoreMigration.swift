@@ -46,7 +46,7 @@ public struct DatastoreMigration: Sendable {
         public let pulled: Int
         public let health: DatastoreHealth
         /// Files, requests and bytes the setup's sync cost, when the service counts them.
-        public let activity: SyncActivity?
+        public internal(set) var activity: SyncActivity?
     }
 
     /// Moves the repository onto a remote datastore: verify it → fill the cache from the
@@ -71,44 +71,61 @@ public struct DatastoreMigration: Sendable {
                 .syncFailed, "the datastore is not usable: \(health.message)", hint: "nothing was changed; fix the settings and run setup again")
         }
         let cacheRoot = provider.resolveDatastorePath(repoDir: workspace.repoDir)
-        guard let sync = try provider.createSyncService(repoDir: workspace.repoDir, cachePath: cacheRoot) else {
+        guard let service = try provider.createSyncService(repoDir: workspace.repoDir, cachePath: cacheRoot) else {
             throw SwampError(.unsupported, "datastore type '\(spec.type)' has no remote to set up")
         }
-        (sync as? any SyncProgressReporting)?.setProgressHandler(transferProgress)
-        let before = sync.activity()
-        let source = workspace.layout.root
+        // The new datastore's cache is not the catalog's source yet: it is invalidated once, at the switch.
+        let sync = SyncGateway(service: service, invalidateCatalog: {})
+        sync.reportProgress(to: transferProgress)
         let lockOptions = workspace.lockOptions
         // Set up again on the same remote (another hydration strategy, say): its global lock is the
         // one the structural command already holds; taking it twice would wait on ourselves.
         let sameRemote = provider.remoteIdentity != nil && provider.remoteIdentity == workspace.provider.remoteIdentity
         return try await StructuralCommand(workspace: workspace).run(pull: false, push: false) {
-            try await Self.holding(sameRemote ? nil : provider.createLock(.global, options: lockOptions)) {
-                progress("pulling from the remote…")
-                let pulled = try await sync.pullChanged(nil)
-                let (copies, conflicts) = try Self.plan(from: source, to: cacheRoot)
-                if !conflicts.isEmpty {
-                    throw SwampError(
-                        .syncFailed,
-                        "\(conflicts.count) local file(s) differ from the remote's at the same path, e.g. \(conflicts.prefix(3).joined(separator: ", "))",
-                        hint: "nothing was changed in .swamp.yaml; the local data stays where it is. Resolve the conflicting versions first")
+            let global = sameRemote ? nil : try provider.createLock(.global, options: lockOptions)
+            let (filled, activity) = try await Self.holding(global) {
+                try await sync.measuring {
+                    try await fill(sync, cacheRoot: cacheRoot, holding: global.map { [$0] } ?? [], spec: spec, health: health, progress: progress)
                 }
-                progress("pushing \(copies.count) local file(s)…")
-                for relPath in copies {
-                    guard let data = try AtomicFile.readIfPresent("\(source)/\(relPath)") else { continue }
-                    try sync.markDirty(.path(relPath))
-                    try AtomicFile.write(data, to: "\(cacheRoot)/\(relPath)")
-                }
-                let pushed = try await sync.pushChanged(nil)
-                var config = workspace.config
-                config.datastore = spec
-                try AtomicFile.write(Data(config.yaml().utf8), to: "\(workspace.repoDir)/\(RepositoryConfig.fileName)")
-                try workspace.catalog.invalidate()
-                let bucket: String
-                if case .object(let fields)? = spec.config, case .string(let name)? = fields["bucket"] { bucket = name } else { bucket = spec.type }
-                let activity = sync.activity(since: before)
-                return RemoteResult(bucket: bucket, cachePath: cacheRoot, pushed: pushed, pulled: pulled, health: health, activity: activity)
             }
+            var result = filled
+            result.activity = activity
+            return result
         }
+    }
+
+    /// Pulls into the new cache, copies the local data in (marked dirty), pushes, and switches
+    /// `.swamp.yaml`: the part of ``moveToRemote(_:registry:progress:transferProgress:)`` that
+    /// holds the new remote's global lock.
+    private func fill(
+        _ sync: SyncGateway, cacheRoot: String, holding locks: [any DistributedLock], spec: DatastoreSpec, health: DatastoreHealth,
+        progress: @Sendable (String) -> Void
+    ) async throws -> RemoteResult {
+        let source = workspace.layout.root
+        progress("pulling from the remote…")
+        let pulled = try await sync.pull(.all)
+        let (copies, conflicts) = try Self.plan(from: source, to: cacheRoot)
+        if !conflicts.isEmpty {
+            throw SwampError(
+                .syncFailed,
+                "\(conflicts.count) local file(s) differ from the remote's at the same path, e.g. \(conflicts.prefix(3).joined(separator: ", "))",
+                hint: "nothing was changed in .swamp.yaml; the local data stays where it is. Resolve the conflicting versions first")
+        }
+        progress("pushing \(copies.count) local file(s)…")
+        for relPath in copies {
+            guard let data = try AtomicFile.readIfPresent("\(source)/\(relPath)") else { continue }
+            try sync.markDirty(relPath)
+            try AtomicFile.write(data, to: "\(cacheRoot)/\(relPath)")
+        }
+        // Not resolved against this repository's data: the cache being filled is not its datastore yet.
+        let pushed = try await sync.push(.all, holding: locks, repository: nil).pushed
+        var config = workspace.config
+        config.datastore = spec
+        try AtomicFile.write(Data(config.yaml().utf8), to: "\(workspace.repoDir)/\(RepositoryConfig.fileName)")
+        try workspace.catalog.invalidate()
+        let bucket: String
+        if case .object(let fields)? = spec.config, case .string(let name)? = fields["bucket"] { bucket = name } else { bucket = spec.type }
+        return RemoteResult(bucket: bucket, cachePath: cacheRoot, pushed: pushed, pulled: pulled, health: health, activity: nil)
     }
 
     /// Runs `body` holding `lock` (when there is one to take).

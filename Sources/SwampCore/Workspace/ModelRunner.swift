@@ -33,57 +33,29 @@ public struct ModelRunner: Sendable {
                 hint: "methods: \(handler.methods.joined(separator: ", "))")
         }
         try workspace.refuseNestedWait(command: "swamp model method run \(model.name)", needsGlobal: false, models: [model.ref])
-        let before = workspace.syncService?.activity()
-        let session: ModelLockSession
+        let ran: (value: (written: [DataMetadata], outputPath: String, outcome: MethodOutcome, synced: Bool), pushed: PushOutcome)
+        let activity: SyncActivity?
         do {
-            session = try await workspace.coordinator.acquireModelLocks([model.ref])
-        } catch  where Task.isCancelled {
+            (ran, activity) = try await workspace.sync.measuring {
+                try await workspace.coordinator.withModelLocks([model.ref]) { session in
+                    let (outcome, written, outputPath) = try await execute(handler, model: model, method: method, session: session)
+                    do {
+                        try await session.flush()
+                    } catch  where Task.isCancelled {
+                        let versions = written.map { "\($0.name) v\($0.version)" }.joined(separator: ", ")
+                        throw OperationInterrupted(
+                            done: ["\(model.name) \(method) ran and wrote \(versions.isEmpty ? "its output record" : versions) locally"],
+                            notDone: ["the push: it stays marked unpushed and goes with the next run or 'swamp datastore sync'"])
+                    }
+                    return (written, outputPath, outcome, session.synced)
+                }
+            }
+        } catch  where Task.isCancelled && !(error is OperationInterrupted) {
             throw OperationInterrupted(
                 done: [], notDone: ["\(model.name) \(method): did not start (interrupted while taking its lock or pulling); nothing was written"])
         }
-        let startedAt = Date()
-        let outcome: MethodOutcome
-        do {
-            let nested = NestedLocks(datastore: workspace.datastoreIdentity, models: session.models + (workspace.parentLocks?.models ?? []))
-            let context = MethodContext(repoDir: workspace.repoDir, environment: [NestedLocks.variable: nested.encoded])
-            outcome = try await handler.run(method: method, model: model, context: context)
-        } catch {
-            await session.abandon()
-            if Task.isCancelled {
-                throw OperationInterrupted(
-                    done: [], notDone: ["\(model.name) \(method): stopped (its command and the processes it started were ended); nothing was written"]
-                )
-            }
-            throw error
-        }
-        var written: [DataMetadata] = []
-        let outputPath: String
-        do {
-            for produced in outcome.data {
-                written.append(
-                    try workspace.data.writeVersion(
-                        of: model, name: produced.name, content: produced.content, contentType: produced.contentType, producedBy: method))
-            }
-            let record = OutputRecord(
-                modelName: model.name, modelId: model.id, modelType: model.type, method: method, startedAt: startedAt,
-                finishedAt: Date(), status: outcome.succeeded ? "succeeded" : "failed", exitStatus: outcome.exitStatus,
-                stderr: outcome.stderr, timedOut: outcome.timedOut, data: written.map(OutputRecord.WrittenData.init))
-            outputPath = try workspace.data.writeOutput(record, for: model.ref)
-        } catch {
-            // Push whatever was written before the failure; the error that stopped us wins.
-            _ = try? await session.flush()
-            throw error
-        }
-        let pushed: PushOutcome
-        do {
-            pushed = try await session.flush()
-        } catch  where Task.isCancelled {
-            let versions = written.map { "\($0.name) v\($0.version)" }.joined(separator: ", ")
-            throw OperationInterrupted(
-                done: ["\(model.name) \(method) ran and wrote \(versions.isEmpty ? "its output record" : versions) locally"],
-                notDone: ["the push: it stays marked unpushed and goes with the next run or 'swamp datastore sync'"])
-        }
-        let activity = workspace.syncService?.activity(since: before)
+        let (written, outputPath, outcome, synced) = ran.value
+        let pushed = ran.pushed
         // What the run wrote, under the numbers it finally has.
         let final = written.map { metadata in
             var metadata = metadata
@@ -96,7 +68,41 @@ public struct ModelRunner: Sendable {
         }
         return Report(
             model: model, method: method, outcome: outcome, written: final, outputPath: pushed.resolution.renamedRecords[outputPath] ?? outputPath,
-            synced: session.synced,
+            synced: synced,
             pushed: pushed.pushed, resolution: pushed.resolution, activity: activity)
+    }
+
+    /// Runs the method holding `session`'s locks and writes what it produced: its versions and
+    /// its output record. A write that fails pushes what was written before it (the error wins).
+    private func execute(
+        _ handler: any ModelTypeHandler, model: ModelDefinition, method: String, session: ModelLockSession
+    ) async throws -> (MethodOutcome, [DataMetadata], String) {
+        let startedAt = Date()
+        let outcome: MethodOutcome
+        do {
+            let nested = NestedLocks(datastore: workspace.datastoreIdentity, models: session.models + (workspace.parentLocks?.models ?? []))
+            let context = MethodContext(repoDir: workspace.repoDir, environment: [NestedLocks.variable: nested.encoded])
+            outcome = try await handler.run(method: method, model: model, context: context)
+        } catch  where Task.isCancelled {
+            throw OperationInterrupted(
+                done: [], notDone: ["\(model.name) \(method): stopped (its command and the processes it started were ended); nothing was written"])
+        }
+        var written: [DataMetadata] = []
+        do {
+            for produced in outcome.data {
+                written.append(
+                    try workspace.data.writeVersion(
+                        of: model, name: produced.name, content: produced.content, contentType: produced.contentType, producedBy: method))
+            }
+            let record = OutputRecord(
+                modelName: model.name, modelId: model.id, modelType: model.type, method: method, startedAt: startedAt,
+                finishedAt: Date(), status: outcome.succeeded ? "succeeded" : "failed", exitStatus: outcome.exitStatus,
+                stderr: outcome.stderr, timedOut: outcome.timedOut, data: written.map(OutputRecord.WrittenData.init))
+            return (outcome, written, try workspace.data.writeOutput(record, for: model.ref))
+        } catch {
+            // Push whatever was written before the failure; the error that stopped us wins.
+            _ = try? await session.flush()
+            throw error
+        }
     }
 }

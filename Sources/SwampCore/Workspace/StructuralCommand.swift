@@ -30,49 +30,33 @@ public struct StructuralCommand: Sendable {
     public func runCounting<T: Sendable>(
         pull: Bool = true, push: Bool = true, deadline: Date? = nil, _ body: () async throws -> T
     ) async throws -> (value: T, counts: SyncCounts) {
-        let sync = workspace.syncService
-        let catalog = workspace.catalog
-        let before = sync?.activity()
-        // A deadline is an option too: only services that opted into options get it.
-        let options = deadline.flatMap { deadline in
-            sync != nil && workspace.coordinator.capabilities().supportsScopedSync ? DatastoreSyncOptions(deadline: deadline) : nil
-        }
+        let sync = workspace.sync
         let coordinator = workspace.coordinator
-        if pull && !push, let sync {
+        if pull && !push && sync.isRemote {
             try workspace.refuseNestedWait(command: "swamp datastore sync --pull", needsGlobal: false)
             // A pull reads committed states only, each consistent by itself: no global lock.
-            var counts = SyncCounts(pulled: 0, pushed: 0, activity: nil)
-            do {
-                counts.pulled = try await sync.pullChanged(options)
-            } catch {
-                try? catalog.invalidate()  // whatever the pull applied before failing must show
-                throw error
+            let (value, activity) = try await sync.measuring { () -> (T, Int) in
+                let pulled = try await sync.pull(.all, deadline: deadline)
+                return (try await body(), pulled)
             }
-            try catalog.invalidate()
-            let value = try await body()
-            counts.activity = sync.activity(since: before)
-            return (value, counts)
+            return (value.0, SyncCounts(pulled: value.1, pushed: 0, activity: activity))
         }
         try workspace.refuseNestedWait(command: "swamp \(push && !pull ? "datastore sync --push" : "data gc / datastore sync")", needsGlobal: true)
         return try await coordinator.withGlobalLockHeld { global in
-            var counts = SyncCounts(pulled: 0, pushed: 0, activity: nil)
-            if pull, let sync {
-                do {
-                    counts.pulled = try await sync.pullChanged(options)
-                } catch {
-                    try? catalog.invalidate()
-                    throw error
+            let (value, activity) = try await sync.measuring { () -> (T, SyncCounts) in
+                var counts = SyncCounts(pulled: 0, pushed: 0, activity: nil)
+                if pull { counts.pulled = try await sync.pull(.all, deadline: deadline) }
+                let value = try await body()
+                if push, sync.isRemote {
+                    let outcome = try await coordinator.push(deadline: deadline, holding: [global])
+                    counts.pushed = outcome.pushed
+                    counts.resolution = outcome.resolution
                 }
-                try catalog.invalidate()
+                return (value, counts)
             }
-            let value = try await body()
-            if push, sync != nil {
-                let outcome = try await coordinator.push(options, holding: [global])
-                counts.pushed = outcome.pushed
-                counts.resolution = outcome.resolution
-            }
-            counts.activity = sync?.activity(since: before)
-            return (value, counts)
+            var counts = value.1
+            counts.activity = activity
+            return (value.0, counts)
         }
     }
 }

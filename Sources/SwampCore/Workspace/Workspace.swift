@@ -10,7 +10,8 @@ public final class Workspace: Sendable {
     public let spec: DatastoreSpec
     public let source: DatastoreSource
     public let provider: any DatastoreProvider
-    public let syncService: (any DatastoreSyncService)?
+    /// How the datastore's backend is called for sync (the only holder of its sync service).
+    public let sync: SyncGateway
     public let layout: DatastoreLayout
     public let catalog: Catalog
     public let data: DataRepository
@@ -53,18 +54,17 @@ public final class Workspace: Sendable {
             throw SwampError(.invalidConfig, "\(error.message) (from \(source.rawValue))")
         }
         let root = provider.resolveDatastorePath(repoDir: repoDir)
-        syncService = try provider.createSyncService(repoDir: repoDir, cachePath: provider.resolveCachePath(repoDir: repoDir) ?? root)
+        let service = try provider.createSyncService(repoDir: repoDir, cachePath: provider.resolveCachePath(repoDir: repoDir) ?? root)
         layout = DatastoreLayout(root: root)
-        catalog = try Catalog(path: "\(repoDir)/.swamp/catalog.db", layout: layout)
-        data = DataRepository(layout: layout, catalog: catalog, syncService: syncService)
+        let catalog = try Catalog(path: "\(repoDir)/.swamp/catalog.db", layout: layout)
+        self.catalog = catalog
+        sync = SyncGateway(service: service, invalidateCatalog: { try catalog.invalidate() }, logger: logger)
+        data = DataRepository(layout: layout, catalog: catalog, sync: sync)
         self.modelTypes = modelTypes
         models = ModelStore(repoDir: repoDir, types: modelTypes)
         lockOptions = try Self.lockOptions(environment, holder: lockHolder)
         parentLocks = NestedLocks.from(environment)
-        let catalog = self.catalog
-        coordinator = ModelLockCoordinator(
-            provider: provider, syncService: syncService, lockOptions: lockOptions,
-            invalidateCatalog: { try catalog.invalidate() }, repository: data, logger: logger)
+        coordinator = ModelLockCoordinator(provider: provider, sync: sync, lockOptions: lockOptions, repository: data, logger: logger)
     }
 
     /// Fails at once when this process runs inside a model run on the same datastore and
