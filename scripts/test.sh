@@ -21,9 +21,13 @@ if [ $# -gt 0 ]; then
   swift test --skip-build "$@"
   exit
 fi
-# The suites in parallel, then the randomized multi-user checker alone (it loads the machine:
-# on 2 cores, timing-sensitive suites beside it would measure the load, not swamp).
+# Three passes. 1: the suites in parallel. 2: the suites that measure time (interrupts within
+# 2 s, a trickled body within its timeout, lock waits, a skewed clock) one test at a time: on 2
+# cores, beside the parallel pass they would measure the load, not swamp. 3: the randomized
+# multi-user checker alone (it loads the machine itself).
+timed="InterruptTests|NestedCommandTests|HostileServerTests|S3LockFaultTests|S3RobustnessTests|LockConformanceTests|FileLockTests"
 status=0
-swift test --skip-build --skip RandomizedCheckerTests || status=$?
+swift test --skip-build --skip "$timed|RandomizedCheckerTests" || status=$?
+swift test --skip-build --no-parallel --filter "$timed" || status=$?
 swift test --skip-build --filter RandomizedCheckerTests || status=$?
 exit $status

@@ -239,13 +239,16 @@ public final class S3Client: Sendable {
         do {
             let response = try await http.execute(request, deadline: deadline, logger: logger)
             let buffer: ByteBuffer
+            // The caller's limit is for what it asked for; an error document has its own (an
+            // object's 2-byte limit must not turn a 404's XML into "too large").
+            let limit = (200..<300).contains(Int(response.status.code)) ? maxBytes : Self.maximumErrorDocumentBytes
             do {
-                buffer = try await response.body.collect(upTo: maxBytes)
+                buffer = try await response.body.collect(upTo: limit)
             } catch is NIOTooManyBytesError {
-                accounting.record(method: method, bytesUp: body.count, bytesDown: maxBytes)
+                accounting.record(method: method, bytesUp: body.count, bytesDown: limit)
                 throw S3Error(
                     .tooLarge, status: Int(response.status.code),
-                    message: "the response body is over the \(maxBytes)-byte limit; it was not read further",
+                    message: "the response body is over the \(limit)-byte limit; it was not read further",
                     operation: operation)
             }
             let bytes = Data(buffer.readableBytesView)
@@ -265,6 +268,9 @@ public final class S3Client: Sendable {
             throw S3Error(.connectionFailed, status: 0, message: "cannot reach \(address.base): \(error)", operation: operation)
         }
     }
+
+    /// The largest error document read (S3's are under 1 KiB).
+    static let maximumErrorDocumentBytes = 64 << 10
 
     static func error(for response: Response, operation: String) -> S3Error {
         if let parsed = S3XML.error(response.body) {

@@ -32,6 +32,17 @@ import Testing
 
 @Suite(.enabled(if: S3TestServer.available, "needs the S3 test server (scripts/test.sh)"))
 struct S3RobustnessTests {
+    /// A body limit is for the object asked for: a 404's error document is not "too large" for
+    /// a 2-byte object (which made a collected lazy version read as a hash mismatch).
+    @Test func aMissingObjectUnderASmallLimitIsMissingNotTooLarge() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let outcome = try await bucket.client().get("data/never/written/1/raw", maxBytes: 2, expectedBytes: 2)
+        guard case .notFound = outcome else {
+            Issue.record("expected notFound, got \(outcome)")
+            return
+        }
+    }
 
     /// The auth server checks SigV4 signatures with the real secret: the right key works,
     /// a wrong secret or an unknown key is a clear authentication error.

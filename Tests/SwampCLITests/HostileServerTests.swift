@@ -12,7 +12,7 @@ import Testing
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["SWAMP_TEST_S3_ENDPOINT"] != nil, "needs the S3 test server (scripts/test.sh)"))
 struct HostileServerTests {
     /// Uploads `data` to `key` of the team's bucket with the `aws` CLI.
-    static func forge(_ team: S3Team, _ key: String, _ data: Data) throws {
+    static func forge(_ team: S3Team, _ key: String, _ data: Data) async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("forged-\(UUID().uuidString)")
         try data.write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -23,7 +23,11 @@ struct HostileServerTests {
             ["AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"]
         ) { $1 }
         process.standardOutput = FileHandle.nullDevice
+        // Wait without blocking a thread of the cooperative pool (2 here: a blocked one stalls every test).
+        let exited = AsyncStream<Void>.makeStream()
+        process.terminationHandler = { _ in exited.continuation.finish() }
         try process.run()
+        for await _ in exited.stream {}
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "aws s3 cp failed")
     }
@@ -65,7 +69,7 @@ struct HostileServerTests {
         let evil = Data("evil".utf8)
         entries[makePath(id)] = ["size": evil.count, "sha256": ContentHash.sha256(evil), "seq": 1]
         forged["entries"] = entries
-        try Self.forge(team, partitionKey, try JSONSerialization.data(withJSONObject: forged))
+        try await Self.forge(team, partitionKey, try JSONSerialization.data(withJSONObject: forged))
         // A teammate commits to the other model meanwhile; a new teammate pulls everything.
         #expect(try await a.run(["model", "method", "run", "n", "execute"]).status == 0)
         _ = b
@@ -94,7 +98,7 @@ struct HostileServerTests {
         defer { team.remove() }
         let (a, b) = try await team.start(models: ["m"])
         #expect(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
-        try Self.forge(team, "_swamp/meta.json", Data(#"{"format":1,"seq":\#(seq),"recent":[]}"#.utf8))
+        try await Self.forge(team, "_swamp/meta.json", Data(#"{"format":1,"seq":\#(seq),"recent":[]}"#.utf8))
         let before = try await Self.objects(team)
         let pull = try await b.run(["datastore", "sync", "--pull"])
         #expect(pull.status == 1, "\(pull.stderr)")
@@ -117,7 +121,7 @@ struct HostileServerTests {
         let (a, b) = try await team.start(models: ["m"])
         #expect(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
         let id = try await Self.modelId(a, "m")
-        try Self.forge(team, "_swamp/index/models/command/shell/\(id).json", Data(count: (long ? 1024 : 100) << 20))
+        try await Self.forge(team, "_swamp/index/models/command/shell/\(id).json", Data(count: (long ? 1024 : 100) << 20))
         let measured = try await CLI.exec(
             ["-v", CLI.binary, "datastore", "sync", "--pull", "--repo-dir", b.repo], environment: b.environment, cwd: b.repo,
             executable: "/usr/bin/time")
