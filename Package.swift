@@ -42,6 +42,7 @@ let package = Package(
         .target(
             name: "S3Client",
             dependencies: [
+                "SwampContracts",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -50,9 +50,20 @@ public final class S3Client: Sendable {
         case ifAbsent
     }
 
+    /// The HTTP client every S3 client shares (one connection pool per process, never shut
+    /// down). Unlike `HTTPClient.shared`, a connection that cannot be established fails the
+    /// attempt at once (`retryConnectionEstablishment` off): our own ``RetryPolicy`` retries it a
+    /// bounded number of times, where AsyncHTTPClient would keep trying until the request's
+    /// deadline — a refused endpoint took the whole request timeout per request.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     public convenience init(
         configuration: S3ClientConfiguration, credentials: S3Credentials, accounting: RequestAccounting = RequestAccounting(),
-        httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() }),
+        httpClient: HTTPClient = S3Client.sharedHTTPClient, logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() }),
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.init(
@@ -64,7 +75,7 @@ public final class S3Client: Sendable {
     /// no request never need them), and keeps them.
     public init(
         configuration: S3ClientConfiguration, resolveCredentials: @escaping @Sendable () throws -> S3Credentials,
-        accounting: RequestAccounting = RequestAccounting(), httpClient: HTTPClient = .shared,
+        accounting: RequestAccounting = RequestAccounting(), httpClient: HTTPClient = S3Client.sharedHTTPClient,
         logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() }), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.configuration = configuration
@@ -151,7 +162,12 @@ public final class S3Client: Sendable {
 
     /// Checks the bucket exists and the credentials may use it.
     public func headBucket() async throws -> Response {
-        try await send("HEAD", key: "", accept: [200])
+        do {
+            return try await send("HEAD", key: "", accept: [200])
+        } catch let error as S3Error where error.status == 404 {
+            // A HEAD has no error document: a 404 on the bucket itself means it does not exist.
+            throw S3Error(.noSuchBucket, status: 404, message: "the bucket '\(configuration.bucket)' does not exist", operation: error.operation)
+        }
     }
 
     // MARK: Transport

@@ -1,5 +1,7 @@
+import SwampContracts
+
 /// A failed S3 request, typed by the service's error code.
-public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
+public struct S3Error: ReportableError, Equatable {
     /// The S3 error code (`NoSuchKey`, `PreconditionFailed`...) or a client-side one.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
@@ -55,11 +57,66 @@ public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        let statusText = status > 0 ? " (HTTP \(status))" : ""
-        var text = "S3 \(operation) failed: \(code)\(statusText): \(message)"
-        if isAuthenticationFailure {
-            text += ". Check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket's permissions"
-        }
+        var text = errorMessage
+        if isAuthenticationFailure, let hint { text += ". \(hint)" }
         return text
+    }
+
+    public var errorMessage: String {
+        let statusText = status > 0 ? " (HTTP \(status))" : ""
+        return "S3 \(operation) failed: \(code)\(statusText): \(message)"
+    }
+
+    /// A specific, stable code for each failure a user can act on (`--json`'s `error.code`).
+    public var errorCode: String {
+        switch code {
+        case .noSuchBucket: "no_such_bucket"
+        case .noSuchKey: "no_such_key"
+        case .accessDenied: "access_denied"
+        case .signatureDoesNotMatch: "signature_mismatch"
+        case .invalidAccessKeyId: "invalid_access_key"
+        case .preconditionFailed: "precondition_failed"
+        case .conditionalRequestConflict: "conditional_request_conflict"
+        case .slowDown: "throttled"
+        case .internalError, .serviceUnavailable: "server_error"
+        case .connectionFailed: "connection_failed"
+        case .timeout: "timeout"
+        case .invalidResponse: "invalid_response"
+        case .missingCredentials: "missing_credentials"
+        case .tooLarge: "response_too_large"
+        default: status == 403 ? "access_denied" : "s3_\(Self.snakeCase(code.rawValue))"
+        }
+    }
+
+    public var hint: String? {
+        switch code {
+        case .noSuchBucket:
+            "create the bucket (e.g. 'aws s3 mb s3://BUCKET'), or fix bucket, region or endpoint in the datastore config"
+        case .accessDenied, .signatureDoesNotMatch, .invalidAccessKeyId:
+            "check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket's permissions"
+        case .missingCredentials:
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials"
+        case .connectionFailed:
+            "check the endpoint and the network; nothing was changed by the failed request"
+        case .timeout:
+            "the server did not answer in time; try again, or raise requestTimeoutMs in the datastore config"
+        case .slowDown, .internalError, .serviceUnavailable:
+            "the server is overloaded or failing; try again later"
+        case .tooLarge:
+            "the object is larger than allowed (maxIndexBytes for an index); if it is legitimate, raise the limit"
+        default:
+            isAuthenticationFailure
+                ? "check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket's permissions" : nil
+        }
+    }
+
+    /// `NoSuchUpload` → `no_such_upload`.
+    static func snakeCase(_ name: String) -> String {
+        var result = ""
+        for character in name {
+            if character.isUppercase, !result.isEmpty { result += "_" }
+            result += character.lowercased()
+        }
+        return result
     }
 }

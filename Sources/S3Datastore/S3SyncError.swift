@@ -1,7 +1,7 @@
 import SwampContracts
 
 /// Why an S3 sync operation failed, with what to do about it.
-public struct S3SyncError: Error, Sendable, Equatable, CustomStringConvertible, ItemScopedError {
+public struct S3SyncError: ReportableError, Equatable, ItemScopedError {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(_ rawValue: String) { self.rawValue = rawValue }
@@ -38,6 +38,7 @@ public struct S3SyncError: Error, Sendable, Equatable, CustomStringConvertible, 
     }
 
     public var description: String { message }
+    public var errorCode: String { code.rawValue }
 
     public var concernsOneItem: Bool { [.collected, .objectMissing, .hashMismatch].contains(code) }
 }

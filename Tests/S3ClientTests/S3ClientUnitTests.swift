@@ -82,3 +82,27 @@ import Testing
         #expect(throws: S3Error.self) { try S3Credentials.resolve(environment: ["HOME": "/nonexistent"]) }
     }
 }
+
+/// Every S3 failure maps to its own stable code for `--json`, with a hint where there is
+/// something to do.
+@Suite struct S3ErrorReportTests {
+    @Test func everyCodeHasItsOwnReportCode() {
+        let expected: [(S3Error.Code, Int, String)] = [
+            (.noSuchBucket, 404, "no_such_bucket"), (.noSuchKey, 404, "no_such_key"), (.accessDenied, 403, "access_denied"),
+            (.signatureDoesNotMatch, 403, "signature_mismatch"), (.invalidAccessKeyId, 403, "invalid_access_key"),
+            (.preconditionFailed, 412, "precondition_failed"), (.conditionalRequestConflict, 409, "conditional_request_conflict"),
+            (.slowDown, 503, "throttled"), (.internalError, 500, "server_error"), (.serviceUnavailable, 503, "server_error"),
+            (.connectionFailed, 0, "connection_failed"), (.timeout, 0, "timeout"), (.invalidResponse, 200, "invalid_response"),
+            (.missingCredentials, 0, "missing_credentials"), (.tooLarge, 200, "response_too_large"),
+            (S3Error.Code("NoSuchUpload"), 404, "s3_no_such_upload"), (S3Error.Code("AllAccessDisabled"), 403, "access_denied"),
+        ]
+        for (code, status, report) in expected {
+            let error = S3Error(code, status: status, message: "m", operation: "GET k")
+            #expect(error.errorCode == report, "\(code)")
+            #expect(error.errorMessage == "S3 GET k failed: \(code)\(status > 0 ? " (HTTP \(status))" : ""): m")
+        }
+        for code: S3Error.Code in [.noSuchBucket, .accessDenied, .missingCredentials, .connectionFailed, .timeout, .slowDown, .tooLarge] {
+            #expect(S3Error(code, status: 0, message: "m", operation: "GET k").hint != nil, "\(code) has no hint")
+        }
+    }
+}

@@ -64,8 +64,9 @@ struct S3RobustnessTests {
         // (A prefix holding `/` is refused by moto's checker even from the AWS CLI: list everything.)
         #expect(try await good.list(prefix: "").map(\.key) == ["data/a b/x~y/raw"])
 
-        for wrong in [
-            S3Credentials(accessKeyId: id, secretAccessKey: secret + "x"), S3Credentials(accessKeyId: "AKIAUNKNOWN00000000", secretAccessKey: secret),
+        for (wrong, code) in [
+            (S3Credentials(accessKeyId: id, secretAccessKey: secret + "x"), "signature_mismatch"),
+            (S3Credentials(accessKeyId: "AKIAUNKNOWN00000000", secretAccessKey: secret), "invalid_access_key"),
         ] {
             let bad = S3Client(configuration: configuration, credentials: wrong)
             do {
@@ -73,7 +74,9 @@ struct S3RobustnessTests {
                 Issue.record("a wrong key was accepted")
             } catch let error as S3Error {
                 #expect(error.isAuthenticationFailure)
-                #expect(error.description.contains("Check the credentials"))
+                #expect(error.errorCode == code)
+                #expect(error.hint?.contains("check the credentials") == true)
+                #expect(error.description.contains("check the credentials"))
                 #expect(!error.description.contains(secret))
             }
         }

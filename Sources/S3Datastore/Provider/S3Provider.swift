@@ -123,7 +123,7 @@ public struct S3Verifier: DatastoreVerifier {
             return DatastoreHealth(
                 healthy: true, message: "S3 bucket '\(bucket)' is reachable and writable", latencyMs: latency, details: ["bucket": bucket])
         } catch {
-            return DatastoreHealth(healthy: false, message: "\(error)", details: ["bucket": bucket])
+            return .failed(error, details: ["bucket": bucket])
         }
     }
 }

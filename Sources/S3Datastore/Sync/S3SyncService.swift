@@ -403,7 +403,7 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
             return DatastoreHealth(
                 healthy: true, message: "S3 bucket '\(settings.bucket)' is reachable", latencyMs: Self.milliseconds(elapsed), details: details)
         } catch {
-            return DatastoreHealth(healthy: false, message: "\(error)", details: ["bucket": settings.bucket])
+            return .failed(error, details: ["bucket": settings.bucket])
         }
     }
 

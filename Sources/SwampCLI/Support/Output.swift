@@ -71,21 +71,10 @@ struct ErrorReport: Encodable {
     private enum CodingKeys: String, CodingKey { case code, message, hint }
 
     init(_ error: any Error) {
-        switch error {
-        case let error as SwampError:
-            (code, message, hint, exitCode) = (error.code.rawValue, error.message, error.hint, 1)
-        case let error as ContractError:
-            (code, message, hint, exitCode) = (error.code.rawValue, error.message, nil, 1)
-        case let error as LockError:
-            (code, message, hint, exitCode) = (error.code.rawValue, error.message, nil, error.code == .timeout ? 3 : 1)
-        case let error as FileSystemError:
-            (code, message, hint, exitCode) = ("io_error", error.description, nil, 1)
-        case let error as S3SyncError:
-            (code, message, hint, exitCode) = (error.code.rawValue, error.message, nil, 1)
-        case let error as S3Error:
-            (code, message, hint, exitCode) = ("s3_error", error.description, nil, 1)
-        default:
+        guard let error = error as? any ReportableError else {
             (code, message, hint, exitCode) = ("error", String(describing: error), nil, 1)
+            return
         }
+        (code, message, hint, exitCode) = (error.errorCode, error.errorMessage, error.hint, error.exitStatus)
     }
 }

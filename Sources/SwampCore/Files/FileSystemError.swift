@@ -1,7 +1,10 @@
 import Foundation
+import SwampContracts
 
 /// A file-system operation failed; the message names the path and the cause.
-public struct FileSystemError: Error, Sendable, CustomStringConvertible {
+public struct FileSystemError: ReportableError {
+    public var errorCode: String { "io_error" }
+
     public let operation: String
     public let path: String
     public let errno: Int32

@@ -1,5 +1,7 @@
+import SwampContracts
+
 /// An error from the swamp libraries: a stable code, what happened, and what to do.
-public struct SwampError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct SwampError: ReportableError, Equatable {
     /// A stable, machine-readable error code (printed in `--json` output).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
@@ -37,4 +39,5 @@ public struct SwampError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { message }
+    public var errorCode: String { code.rawValue }
 }

@@ -68,7 +68,8 @@ public struct DatastoreMigration: Sendable {
         let health = try await provider.createVerifier().verify()
         guard health.healthy else {
             throw SwampError(
-                .syncFailed, "the datastore is not usable: \(health.message)", hint: "nothing was changed; fix the settings and run setup again")
+                SwampError.Code(health.errorCode ?? SwampError.Code.syncFailed.rawValue), "the datastore is not usable: \(health.message)",
+                hint: "\(health.hint.map { "\($0); " } ?? "")nothing was changed; run setup again when it is fixed")
         }
         let cacheRoot = provider.resolveDatastorePath(repoDir: workspace.repoDir)
         guard let service = try provider.createSyncService(repoDir: workspace.repoDir, cachePath: cacheRoot) else {
