@@ -60,8 +60,10 @@ public final class InMemorySyncService: DatastoreSyncService {
             let content = FileManager.default.contents(atPath: "\(root)/\(path)")
             remote.objects.withLock { $0[path] = content }
             known.withLock { $0[path] = content }
-            counted.withLock { content == nil ? ($0.deleted += 1) : ($0.pushed += 1) }
-            counted.withLock { $0.requests[content == nil ? "DELETE" : "PUT", default: 0] += 1 }
+            counted.withLock { counted in
+                if content == nil { counted.deleted += 1 } else { counted.pushed += 1 }
+                counted.requests[content == nil ? "DELETE" : "PUT", default: 0] += 1
+            }
             if content != nil { pushed += 1 }
             dirty.withLock { _ = $0.remove(path) }
         }
