@@ -31,6 +31,51 @@ struct PartitionCommit: Sendable {
 }
 
 extension S3SyncService {
+    /// Paths of `plan` held by objects with other bytes. A path the partition's current index
+    /// references is taken: its unit is dropped (renumbered or renamed by the caller). A path no
+    /// commit references is an orphan — an upload whose writer's commit never happened. Before
+    /// replacing orphans with our bytes, the partition is *fenced*: rewritten (`If-Match`) with a
+    /// new fence token, so that any writer still holding an older view of it — the orphans'
+    /// owner resumed past its lock, say — has its commit refused. Only then are the orphans
+    /// overwritten, each `If-Match` on the object it examined.
+    func claimOrphans(_ collisions: [Collision], of plan: PushPlan, fence: CommitFence?) async throws -> OrphanClaim {
+        let key = remote.partitionKey(plan.partition)
+        for attempt in 1...8 {
+            var index = PartitionIndex(partition: plan.partition)
+            var etag: String?
+            if case .found(let response) = try await client.get(key) {
+                index = try PartitionIndex.decode(response.body, expected: plan.partition)
+                etag = response.etag
+            }
+            var claim = OrphanClaim(fenced: (etag, index))
+            let unitPaths = Dictionary(grouping: plan.uploads, by: \.unit)
+            for collision in collisions where unitPaths[collision.upload.unit, default: []].contains(where: { index.entries[$0.path] != nil }) {
+                claim.taken.insert(collision.upload.unit)
+            }
+            let orphans = collisions.filter { !claim.taken.contains($0.upload.unit) }
+            guard !orphans.isEmpty else { return claim }
+            try await fence?.check()
+            var fencedIndex = index
+            fencedIndex.fence = UUID().uuidString.lowercased()
+            do {
+                let response = try await client.put(
+                    key, data: try fencedIndex.encoded(), contentType: "application/json", condition: etag.map { .ifMatch($0) } ?? .ifAbsent)
+                claim.fenced = (response.etag, fencedIndex)
+            } catch let error as S3Error where error.code == .preconditionFailed || error.code == .conditionalRequestConflict {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...(20 * attempt))))
+                continue
+            }
+            for orphan in orphans {
+                switch try await self.upload(orphan.upload, replacing: orphan.etag) {
+                case .uploaded(let record): claim.uploaded[orphan.upload.path] = record
+                case .collided: claim.taken.insert(orphan.upload.unit)
+                }
+            }
+            return claim
+        }
+        throw S3SyncError(.contention, "could not fence index partition '\(plan.partition)'; other writers keep changing it. Run the push again")
+    }
+
     /// Announces a commit touching `partitions`: `PUT meta.json` with `If-Match` on the last
     /// meta seen; on `412`, re-read and retry. The announcement comes *before* the partition
     /// writes, so a partition never changes without the meta naming it: a writer that dies
