@@ -140,15 +140,23 @@ public final class S3Lock: DistributedLock {
     /// `Date` cannot make a live lock look stale; an abandoned lock is taken over one TTL after
     /// it was first seen, at most.
     func observed(_ info: LockInfo, etag: String?, response: S3Client.Response) -> LockInfo {
+        Self.observed(
+            info, serverDate: response.serverDate, lastModified: response.lastModified,
+            localAge: observations.age(of: "\(objectKey)#\(etag ?? info.nonce)"), now: Date())
+    }
+
+    /// The rule of ``observed(_:etag:response:)`` with every clock given: the record's age is the
+    /// smaller of the server's (`serverDate - lastModified`, or `now - acquiredAt` without those
+    /// headers) and `localAge` (how long this process has seen this version unchanged).
+    static func observed(_ info: LockInfo, serverDate: Date?, lastModified: Date?, localAge: TimeInterval, now: Date) -> LockInfo {
         var info = info
         let serverAge: TimeInterval
-        if let serverNow = response.serverDate, let modified = response.lastModified {
-            serverAge = max(0, serverNow.timeIntervalSince(modified))
+        if let serverDate, let lastModified {
+            serverAge = max(0, serverDate.timeIntervalSince(lastModified))
         } else {
-            serverAge = max(0, Date().timeIntervalSince(info.acquiredAt))
+            serverAge = max(0, now.timeIntervalSince(info.acquiredAt))
         }
-        let localAge = observations.age(of: "\(objectKey)#\(etag ?? info.nonce)")
-        info.acquiredAt = Date().addingTimeInterval(-min(serverAge, localAge))
+        info.acquiredAt = now.addingTimeInterval(-min(serverAge, localAge))
         return info
     }
 
@@ -228,10 +236,14 @@ public final class S3Lock: DistributedLock {
 /// When this process first saw each version (ETag) of each lock object, on the monotonic clock.
 final class LockObservations: Sendable {
     private let seen = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let now: @Sendable () -> ContinuousClock.Instant
+
+    /// - Parameter now: the monotonic clock (a test's manual one).
+    init(now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) { self.now = now }
 
     /// Seconds since `version` was first seen (0 the first time).
     func age(of version: String) -> TimeInterval {
-        let now = ContinuousClock.now
+        let now = self.now()
         let first = seen.withLock { seen -> ContinuousClock.Instant in
             if let first = seen[version] { return first }
             if seen.count >= 4096 { seen.removeAll() }  // bounded; forgetting only delays a takeover

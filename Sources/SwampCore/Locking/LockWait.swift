@@ -6,22 +6,30 @@ public struct LockWait: Sendable {
     private var delay: Duration
     private let maximum: Duration
     let deadline: ContinuousClock.Instant
+    private let now: @Sendable () -> ContinuousClock.Instant
 
-    public init(options: LockOptions, timeout: Duration? = nil) {
+    /// - Parameter now: the monotonic clock (a test's manual one).
+    public init(
+        options: LockOptions, timeout: Duration? = nil, now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
         delay = options.pollInterval
         maximum = options.maxPollInterval
-        deadline = .now + (timeout ?? options.waitTimeout)
+        self.now = now
+        deadline = now() + (timeout ?? options.waitTimeout)
     }
 
-    public var expired: Bool { ContinuousClock.now >= deadline }
+    public var expired: Bool { now() >= deadline }
+
+    /// The next pause: the current delay with jitter (`jitter` in 0.5…1), never past the deadline.
+    func nextPause(jitter: Double) -> Duration {
+        let next = delay * jitter
+        let remaining = deadline - now()
+        return next > remaining ? max(remaining, .milliseconds(1)) : next
+    }
 
     /// Sleeps for the next delay (never past the deadline) and grows it.
     public mutating func pause() async throws {
-        let jitter = Double.random(in: 0.5...1.0)
-        var next = delay * jitter
-        let remaining = deadline - .now
-        if next > remaining { next = max(remaining, .milliseconds(1)) }
-        try await Task.sleep(for: next)
+        try await Task.sleep(for: nextPause(jitter: Double.random(in: 0.5...1.0)))
         delay = min(delay * 2, maximum)
     }
 }

@@ -1,0 +1,98 @@
+import Foundation
+import SwampContracts
+import Testing
+
+@testable import S3Datastore
+
+/// Pull and push decisions, unit-tested from tables: no server, no disk.
+@Suite struct SyncPlanTests {
+    static let model = ModelRef(modelType: "command/shell", modelId: "aaaaaaaa-0000-4000-8000-000000000001")
+    static let base = "data/command/shell/\(model.modelId)/result"
+    static func raw(_ version: Int) -> String { "\(base)/\(version)/raw" }
+    static func meta(_ version: Int) -> String { "\(base)/\(version)/metadata.yaml" }
+    static let partition = PartitionID.of(raw(1))
+
+    /// The cache as a table: path → sha256.
+    struct Table: LocalView {
+        var files: [String: String]
+        func file(_ path: String) throws -> SyncSidecar.FileRecord? {
+            files[path].map { SyncSidecar.FileRecord(size: 1, mtimeNs: 1, sha256: $0) }
+        }
+        func files(in directory: String) -> [String] {
+            files.keys.filter { ($0 as NSString).deletingLastPathComponent == directory }.map { ($0 as NSString).lastPathComponent }.sorted()
+        }
+    }
+
+    static func entry(_ sha: String) -> IndexEntry { IndexEntry(size: 1, sha256: sha, seq: 1) }
+    static func record(_ sha: String) -> SyncSidecar.FileRecord { SyncSidecar.FileRecord(size: 1, mtimeNs: 1, sha256: sha) }
+
+    static func index(_ entries: [String: IndexEntry]) -> PartitionIndex { PartitionIndex(partition: partition, seq: 1, entries: entries) }
+
+    static func pull(_ entries: [String: IndexEntry], synced: [String: String] = [:], local: [String: String], lazy: Bool = false) throws -> PullPlan
+    {
+        var state = SyncSidecar.PartitionState()
+        state.files = synced.mapValues(record)
+        return try PullPlan.make(index: index(entries), state: state, dirty: [], lazy: lazy, local: Table(files: local))
+    }
+
+    @Test func aNewRemoteVersionIsDownloaded() throws {
+        let plan = try Self.pull([Self.raw(1): Self.entry("r1"), Self.meta(1): Self.entry("m1")], local: [:])
+        #expect(Set(plan.downloads.map(\.path)) == [Self.raw(1), Self.meta(1)])
+        #expect(plan.keptLocal.isEmpty && plan.removals.isEmpty)
+    }
+
+    @Test func aLazyPullDefersContentButNotMetadata() throws {
+        let plan = try Self.pull([Self.raw(1): Self.entry("r1"), Self.meta(1): Self.entry("m1")], local: [:], lazy: true)
+        #expect(plan.downloads.map(\.path) == [Self.meta(1)])
+        #expect(plan.lazyDirectories == ["\(Self.base)/1"])
+    }
+
+    @Test func unpushedLocalWorkInAVersionIsKeptWholeNeverMixed() throws {
+        // The local v2 (a crash's residue or unpushed work) differs from the remote's v2.
+        let plan = try Self.pull(
+            [Self.raw(2): Self.entry("theirs-raw"), Self.meta(2): Self.entry("theirs-meta")], local: [Self.meta(2): "mine-meta"])
+        #expect(plan.downloads.isEmpty, "a teammate's bytes would be mixed into the local version")
+        #expect(plan.keptLocal == [Self.meta(2)])
+    }
+
+    @Test func aCollectionNotPushedYetIsNotBroughtBack() throws {
+        let plan = try Self.pull(
+            [Self.raw(1): Self.entry("r1"), Self.meta(1): Self.entry("m1")], synced: [Self.raw(1): "r1", Self.meta(1): "m1"], local: [:])
+        #expect(plan.downloads.isEmpty)
+    }
+
+    @Test func aTombstoneRemovesTheLocalCopyAndMatchingFilesAreRecorded() throws {
+        let plan = try Self.pull(
+            [Self.raw(1): .tombstone(seq: 2), Self.meta(1): .tombstone(seq: 2), Self.raw(2): Self.entry("r2")],
+            synced: [Self.raw(1): "r1", Self.meta(1): "m1"], local: [Self.raw(1): "r1", Self.meta(1): "m1", Self.raw(2): "r2"])
+        #expect(Set(plan.removals) == [Self.raw(1), Self.meta(1)])
+        #expect(Set(plan.forgotten) == [Self.raw(1), Self.meta(1)])
+        #expect(plan.matched.keys.sorted() == [Self.raw(2)])
+        #expect(plan.downloads.isEmpty)
+    }
+
+    @Test func aVersionTheRemoteCommittedDifferentlyIsAConflictToRenumber() throws {
+        var state = SyncSidecar.PartitionState()
+        state.index = Self.index([Self.raw(3): Self.entry("theirs"), Self.meta(3): Self.entry("theirs-meta")])
+        let local = Table(files: [Self.raw(3): "mine", Self.meta(3): "mine-meta"])
+        let plan = try PushPlan.make(
+            partition: Self.partition, state: state, dirtyLength: 2, dirty: [Self.raw(3), Self.meta(3)], candidates: [Self.raw(3), Self.meta(3)],
+            local: local)
+        #expect(plan.uploads.isEmpty, "a committed version would be overwritten")
+        #expect(plan.conflict.versions.map(\.version) == [3])
+        #expect(plan.conflict.versions.first?.firstFree == 4)
+    }
+
+    @Test func aNewCompleteVersionIsUploadedAndAHalfWrittenOneIsNot() throws {
+        let state = SyncSidecar.PartitionState()
+        let complete = try PushPlan.make(
+            partition: Self.partition, state: state, dirtyLength: 2, dirty: [Self.raw(1), Self.meta(1)], candidates: [Self.raw(1), Self.meta(1)],
+            local: Table(files: [Self.raw(1): "r", Self.meta(1): "m"]))
+        #expect(Set(complete.uploads.map(\.path)) == [Self.raw(1), Self.meta(1)])
+        let half = try PushPlan.make(
+            partition: Self.partition, state: state, dirtyLength: 2, dirty: [Self.raw(1), Self.meta(1)], candidates: [Self.raw(1), Self.meta(1)],
+            local: Table(files: [Self.meta(1): "m"]))
+        #expect(half.uploads.isEmpty)
+        #expect(half.conflict.incomplete.map(\.version) == [1])
+    }
+}
