@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "swamp", targets: ["SwampCLI"]),
         .library(name: "SwampContracts", targets: ["SwampContracts"]),
+        .library(name: "SwampSupport", targets: ["SwampSupport"]),
         .library(name: "SwampCore", targets: ["SwampCore"]),
         .library(name: "SwampTesting", targets: ["SwampTesting"]),
         .library(name: "S3Client", targets: ["S3Client"]),
@@ -26,11 +27,19 @@ let package = Package(
     targets: [
         // What a backend implements and what the orchestration calls: no files, HTTP or SQLite here.
         .target(name: "SwampContracts", swiftSettings: strict),
+        // Plumbing every layer shares, without GRDB or Yams: atomic files, hashing, lock waiting,
+        // bounded concurrency, the cache layout, crash points for tests.
+        .target(
+            name: "SwampSupport",
+            dependencies: ["SwampContracts", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // Repository, catalog, locks, orchestration, filesystem datastore, configuration.
         .target(
             name: "SwampCore",
             dependencies: [
                 "SwampContracts",
+                "SwampSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -54,16 +63,17 @@ let package = Package(
         // The S3 datastore backend: partitioned index, dirty sidecar, conditional-write locks.
         .target(
             name: "S3Datastore",
-            dependencies: ["SwampContracts", "SwampCore", "S3Client", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SwampContracts", "SwampSupport", "S3Client", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Conformance suites and test doubles for backend authors.
-        .target(name: "SwampTesting", dependencies: ["SwampContracts", "SwampCore"], swiftSettings: strict),
+        .target(name: "SwampTesting", dependencies: ["SwampContracts", "SwampSupport", "SwampCore"], swiftSettings: strict),
         // The command-line tool: parses, builds configuration, calls the libraries.
         .executableTarget(
             name: "SwampCLI",
             dependencies: [
                 "SwampContracts",
+                "SwampSupport",
                 "SwampCore",
                 "S3Datastore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -73,7 +83,7 @@ let package = Package(
         // Reproducible S3 sync benchmarks against a local S3-compatible server (scripts/bench.sh).
         .executableTarget(
             name: "SwampBench",
-            dependencies: ["SwampContracts", "SwampCore", "S3Client", "S3Datastore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SwampContracts", "SwampSupport", "SwampCore", "S3Client", "S3Datastore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Test infrastructure shared by the test targets: the scripts' servers, the fault proxy.
@@ -82,17 +92,17 @@ let package = Package(
         .testTarget(name: "S3ClientTests", dependencies: ["S3Client"], swiftSettings: strict),
         .testTarget(
             name: "S3DatastoreTests",
-            dependencies: ["S3Client", "S3Datastore", "SwampContracts", "SwampCore", "SwampTesting", "SwampTestSupport"],
+            dependencies: ["S3Client", "S3Datastore", "SwampContracts", "SwampSupport", "SwampCore", "SwampTesting", "SwampTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "SwampCoreTests",
-            dependencies: ["SwampContracts", "SwampCore", "SwampTesting"],
+            dependencies: ["SwampContracts", "SwampSupport", "SwampCore", "SwampTesting"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "SwampCLITests",
-            dependencies: ["SwampCLI", "SwampContracts", "SwampCore", "SwampTesting", "S3Client", "S3Datastore", "SwampTestSupport"],
+            dependencies: ["SwampCLI", "SwampContracts", "SwampSupport", "SwampCore", "SwampTesting", "S3Client", "S3Datastore", "SwampTestSupport"],
             swiftSettings: strict
         ),
     ]

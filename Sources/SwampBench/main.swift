@@ -4,6 +4,7 @@ import S3Client
 import S3Datastore
 import SwampContracts
 import SwampCore
+import SwampSupport
 
 // Benchmarks the S3 sync against the server at SWAMP_BENCH_S3_ENDPOINT.
 // Requests and bytes are deterministic; times are medians of 5 runs, each on a fresh bucket.

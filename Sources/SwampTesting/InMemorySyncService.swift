@@ -2,6 +2,7 @@ import Foundation
 import SwampContracts
 import SwampCore
 import Synchronization
+import SwampSupport
 
 /// A remote held in memory: what every ``InMemorySyncService`` made from it shares.
 public final class InMemoryRemote: Sendable {

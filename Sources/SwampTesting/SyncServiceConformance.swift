@@ -1,6 +1,7 @@
 import Foundation
 import SwampContracts
 import SwampCore
+import SwampSupport
 
 /// The ``DatastoreSyncService`` contract, as checks every sync backend must pass.
 ///

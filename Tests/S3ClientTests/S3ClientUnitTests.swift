@@ -33,7 +33,7 @@ import Testing
         let error = S3Client.error(for: S3Client.Response(status: 403, headers: [:], body: body), operation: "GET k")
         #expect(error.code == .signatureDoesNotMatch)
         #expect(error.isAuthenticationFailure && !error.isRetryable)
-        #expect(error.description.contains("Check the credentials"))
+        #expect(error.description.contains("check the credentials"))
         let slow = S3Client.error(for: S3Client.Response(status: 503, headers: [:], body: Data()), operation: "PUT k")
         #expect(slow.code == .slowDown && slow.isRetryable)
         #expect(S3Error(.preconditionFailed, status: 412, message: "", operation: "PUT").isRetryable == false)

@@ -4,6 +4,7 @@ import SwampContracts
 import SwampTestSupport
 import SwampTesting
 import Testing
+import SwampSupport
 
 @testable import S3Datastore
 @testable import SwampCore

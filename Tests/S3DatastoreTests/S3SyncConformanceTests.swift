@@ -4,6 +4,7 @@ import SwampContracts
 import SwampCore
 import SwampTesting
 import Testing
+import SwampSupport
 
 @testable import S3Datastore
 

@@ -3,6 +3,7 @@ import S3Client
 import SwampContracts
 import SwampTesting
 import Testing
+import SwampSupport
 
 @testable import S3Datastore
 @testable import SwampCore

@@ -3,6 +3,7 @@ import S3Client
 import SwampCore
 import SwampTestSupport
 import Testing
+import SwampSupport
 
 /// A randomized multi-user checker: three users (separate caches, real `swamp` processes, one
 /// real S3 server, each behind its own fault proxy) run random operations — model runs, garbage

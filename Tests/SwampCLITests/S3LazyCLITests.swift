@@ -3,6 +3,7 @@ import S3Client
 import SwampContracts
 import SwampCore
 import Testing
+import SwampSupport
 
 @testable import S3Datastore
 

@@ -3,6 +3,7 @@ import S3Client
 import SwampCore
 import SwampTestSupport
 import Testing
+import SwampSupport
 
 @testable import S3Datastore
 

@@ -2,6 +2,7 @@ import Foundation
 import SwampContracts
 import SwampTesting
 import Testing
+import SwampSupport
 
 @testable import SwampCore
 

@@ -2,6 +2,7 @@ import Foundation
 import SwampContracts
 import Synchronization
 import Testing
+import SwampSupport
 
 @testable import SwampCore
 @testable import SwampTesting

@@ -1,6 +1,7 @@
 import Foundation
 import SwampContracts
 import SwampTesting
+import SwampSupport
 
 @testable import SwampCore
 

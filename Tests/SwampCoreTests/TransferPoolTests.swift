@@ -1,4 +1,5 @@
 import Testing
+import SwampSupport
 
 @testable import SwampCore
 

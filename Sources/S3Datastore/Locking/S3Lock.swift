@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 import Synchronization
 
 /// A ``DistributedLock`` on S3 conditional writes.

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 
 /// The `s3` datastore: a local cache with the datastore-tier layout, synced with a bucket.
 public struct S3Provider: DatastoreProvider {
@@ -51,7 +51,7 @@ public struct S3Provider: DatastoreProvider {
             do {
                 settings = try S3DatastoreConfig.parse(spec.config)
             } catch let error as S3SyncError {
-                throw SwampError(.invalidConfig, error.message)
+                throw S3SyncError(.invalidConfig, error.message)
             }
             // Credentials are needed only by commands that talk to the bucket: resolve them then.
             let variables = environment.variables

@@ -1,6 +1,6 @@
 import Foundation
 import SwampContracts
-import SwampCore
+import SwampSupport
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,6 @@
 import Foundation
 import SwampContracts
-import SwampCore
+import SwampSupport
 
 /// What sync planning needs to know of the local cache. ``CacheView`` reads the disk;
 /// tests give plans a table instead.

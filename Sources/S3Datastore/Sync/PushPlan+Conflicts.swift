@@ -1,7 +1,7 @@
 import Foundation
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 
 extension PushPlan {
     /// Removes the uploads of `units` (their paths are taken remotely) and returns the conflicts

@@ -1,7 +1,7 @@
 import Foundation
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 
 /// A commit announced in `meta.json`.
 struct CommitIntent: Sendable {

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 import Synchronization
 
 /// Downloading one object — for a pull, or on first read in a lazy cache (hydration, with a

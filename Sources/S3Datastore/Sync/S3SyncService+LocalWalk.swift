@@ -1,7 +1,7 @@
 import Foundation
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 
 /// Walking the cache: which files and partitions a push must look at when no dirty log says.
 extension S3SyncService {

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 import Synchronization
 
 /// Pull: scoped (one conditional GET per partition) or unscoped (meta first, then only the

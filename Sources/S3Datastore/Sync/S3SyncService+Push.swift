@@ -1,7 +1,7 @@
 import Foundation
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 
 extension S3SyncService {
     public func pushChanged(_ options: DatastoreSyncOptions?) async throws -> Int {

@@ -1,7 +1,7 @@
 import Foundation
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 
 /// `swamp datastore verify` and `swamp datastore repair` for S3: the index against the objects.
 extension S3SyncService: ConsistencyChecking {

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 import Synchronization
 
 /// Health: the bucket reachable and the meta readable.

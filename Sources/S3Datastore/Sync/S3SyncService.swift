@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import S3Client
 import SwampContracts
-import SwampCore
+import SwampSupport
 import Synchronization
 
 /// Keeps a local cache in sync with an S3 bucket, scoped to the models an

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import SwampCore
 import Synchronization
+import SwampSupport
 
 #if canImport(Glibc)
     import Glibc

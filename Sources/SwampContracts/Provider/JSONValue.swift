@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value, for backend configuration that the core passes through untouched.
 public enum JSONValue: Hashable, Sendable, Codable {
     case null
@@ -46,5 +48,14 @@ public enum JSONValue: Hashable, Sendable, Codable {
         case .array: return "array"
         case .object: return "object"
         }
+    }
+}
+
+extension JSONValue {
+    /// One-line JSON text with sorted keys (valid YAML flow style too).
+    public var compactJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 }

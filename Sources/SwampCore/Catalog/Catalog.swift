@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SwampContracts
+import SwampSupport
 
 /// The local SQLite read model of data metadata (never content).
 ///

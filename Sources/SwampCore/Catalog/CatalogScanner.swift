@@ -1,5 +1,6 @@
 import Foundation
 import SwampContracts
+import SwampSupport
 
 /// Walks the datastore tier and reads every version's `metadata.yaml`.
 ///

@@ -132,11 +132,4 @@ extension JSONValue {
             throw SwampError(.invalidConfig, "\(field) uses a YAML alias, which is not supported")
         }
     }
-
-    /// One-line JSON text (valid YAML flow style too).
-    public var compactJSON: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SwampContracts
+import SwampSupport
 
 /// The embedded default datastore: a directory (by default `{repo}/.swamp`).
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import SwampContracts
+import SwampSupport
 
 /// Checks that a filesystem datastore's root exists (or can be created) and is writable.
 public struct FilesystemVerifier: DatastoreVerifier {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SwampContracts
 import Synchronization
+import SwampSupport
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,6 @@
 import Foundation
 import SwampContracts
+import SwampSupport
 
 /// Reads and writes model definitions under `{repo}/models/`.
 public struct ModelStore: Sendable {

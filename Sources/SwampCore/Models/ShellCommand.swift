@@ -1,4 +1,5 @@
 import Foundation
+import SwampSupport
 
 #if canImport(Glibc)
     import Glibc

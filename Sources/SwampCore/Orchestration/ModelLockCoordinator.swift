@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SwampContracts
+import SwampSupport
 
 /// Runs the lock-and-sync protocol around model operations (SPEC §3.1) and
 /// around structural commands (§3.2).

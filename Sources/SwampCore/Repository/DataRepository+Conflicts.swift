@@ -1,5 +1,6 @@
 import Foundation
 import SwampContracts
+import SwampSupport
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import SwampContracts
 import Synchronization
+import SwampSupport
 
 /// Versioned data of models in the datastore tier.
 ///

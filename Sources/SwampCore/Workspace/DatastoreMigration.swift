@@ -1,5 +1,6 @@
 import Foundation
 import SwampContracts
+import SwampSupport
 
 /// Moves a repository to another datastore without losing data: copy first,
 /// switch `.swamp.yaml` last.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SwampContracts
+import SwampSupport
 
 /// An opened repository: its configuration, datastore, catalog, models and the
 /// coordinator that runs the lock-and-sync protocol. The CLI's entry point.

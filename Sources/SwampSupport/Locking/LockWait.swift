@@ -21,7 +21,7 @@ public struct LockWait: Sendable {
     public var expired: Bool { now() >= deadline }
 
     /// The next pause: the current delay with jitter (`jitter` in 0.5…1), never past the deadline.
-    func nextPause(jitter: Double) -> Duration {
+    package func nextPause(jitter: Double) -> Duration {
         let next = delay * jitter
         let remaining = deadline - now()
         return next > remaining ? max(remaining, .milliseconds(1)) : next
