@@ -83,7 +83,9 @@ let package = Package(
         // Reproducible S3 sync benchmarks against a local S3-compatible server (scripts/bench.sh).
         .executableTarget(
             name: "SwampBench",
-            dependencies: ["SwampContracts", "SwampSupport", "SwampCore", "S3Client", "S3Datastore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SwampContracts", "SwampSupport", "SwampCore", "S3Client", "S3Datastore", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // Test infrastructure shared by the test targets: the scripts' servers, the fault proxy.

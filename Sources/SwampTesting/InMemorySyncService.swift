@@ -1,8 +1,8 @@
 import Foundation
 import SwampContracts
 import SwampCore
-import Synchronization
 import SwampSupport
+import Synchronization
 
 /// A remote held in memory: what every ``InMemorySyncService`` made from it shares.
 public final class InMemoryRemote: Sendable {

@@ -1,9 +1,9 @@
 import Foundation
 import S3Client
 import SwampContracts
+import SwampSupport
 import SwampTesting
 import Testing
-import SwampSupport
 
 @testable import S3Datastore
 @testable import SwampCore

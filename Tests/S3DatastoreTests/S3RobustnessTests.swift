@@ -1,10 +1,10 @@
 import Foundation
 import S3Client
 import SwampContracts
+import SwampSupport
 import SwampTestSupport
 import SwampTesting
 import Testing
-import SwampSupport
 
 @testable import S3Datastore
 @testable import SwampCore

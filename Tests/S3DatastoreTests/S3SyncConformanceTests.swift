@@ -2,9 +2,9 @@ import Foundation
 import S3Client
 import SwampContracts
 import SwampCore
+import SwampSupport
 import SwampTesting
 import Testing
-import SwampSupport
 
 @testable import S3Datastore
 

@@ -1,9 +1,9 @@
 import Foundation
 import S3Client
 import SwampCore
+import SwampSupport
 import SwampTestSupport
 import Testing
-import SwampSupport
 
 @testable import S3Datastore
 

@@ -1,9 +1,9 @@
 import Foundation
 import S3Client
 import SwampCore
+import SwampSupport
 import SwampTestSupport
 import Testing
-import SwampSupport
 
 /// A randomized multi-user checker: three users (separate caches, real `swamp` processes, one
 /// real S3 server, each behind its own fault proxy) run random operations — model runs, garbage

@@ -2,8 +2,8 @@ import Foundation
 import S3Client
 import SwampContracts
 import SwampCore
-import Testing
 import SwampSupport
+import Testing
 
 @testable import S3Datastore
 

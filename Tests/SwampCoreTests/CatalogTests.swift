@@ -1,8 +1,8 @@
 import Foundation
 import SwampContracts
+import SwampSupport
 import SwampTesting
 import Testing
-import SwampSupport
 
 @testable import SwampCore
 

@@ -1,7 +1,7 @@
 import Foundation
 import SwampContracts
-import SwampTesting
 import SwampSupport
+import SwampTesting
 
 @testable import SwampCore
 

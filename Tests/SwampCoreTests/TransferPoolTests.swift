@@ -1,5 +1,5 @@
-import Testing
 import SwampSupport
+import Testing
 
 @testable import SwampCore
 

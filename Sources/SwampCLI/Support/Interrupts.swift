@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
 import SwampCore
-import Synchronization
 import SwampSupport
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc

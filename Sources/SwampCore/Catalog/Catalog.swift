@@ -71,7 +71,7 @@ public final class Catalog: Sendable {
     /// Records one version (write-through after the repository wrote it). With `generation`
     /// (the datastore's generation after that write), a catalog that matched the generation
     /// just before stays fresh; one that missed other writers is rebuilt at the next read.
-    public func upsert(_ metadata: DataMetadata, generation: Int? = nil) throws {
+    package func upsert(_ metadata: DataMetadata, generation: Int? = nil) throws {
         try write { db in
             try CatalogRow(metadata).upsert(db)
             try Self.follow(generation, in: db)
@@ -115,7 +115,7 @@ public final class Catalog: Sendable {
     /// write the walk may have missed makes the next read rebuild again.
     /// - Returns: the number of versions found.
     @discardableResult
-    public func rebuild() throws -> Int {
+    package func rebuild() throws -> Int {
         var count = 0
         try write { db in
             let generation = DatastoreGeneration.current(layout)

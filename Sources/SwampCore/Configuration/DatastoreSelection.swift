@@ -4,7 +4,7 @@ import SwampContracts
 /// Chooses the datastore in effect: `SWAMP_DATASTORE`, then `--datastore`,
 /// then `.swamp.yaml`, then the filesystem default. Invalid input is an error,
 /// never a silent fall-back to another datastore.
-public enum DatastoreSelection {
+package enum DatastoreSelection {
     /// Parses `filesystem:/path` or `TYPE:{json}` (the form of `SWAMP_DATASTORE` and `--datastore`).
     ///
     /// In the JSON form, `hydrationStrategy` and `cachePath` are datastore fields;

@@ -3,7 +3,7 @@ import SwampContracts
 import SwampSupport
 
 /// Checks that a filesystem datastore's root exists (or can be created) and is writable.
-public struct FilesystemVerifier: DatastoreVerifier {
+package struct FilesystemVerifier: DatastoreVerifier {
     public let root: String
 
     public init(root: String) { self.root = root }

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import SwampContracts
-import Synchronization
 import SwampSupport
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc

@@ -115,7 +115,7 @@ public struct ModelLockCoordinator: Sendable {
     }
 
     /// Like ``withGlobalLock(_:)``, handing `body` the held lock (to fence its pushes).
-    public func withGlobalLockHeld<T: Sendable>(_ body: (any DistributedLock) async throws -> T) async throws -> T {
+    package func withGlobalLockHeld<T: Sendable>(_ body: (any DistributedLock) async throws -> T) async throws -> T {
         try await waitForModelLocks()
         let global = try provider.createLock(.global, options: lockOptions)
         try await global.acquire()

@@ -7,7 +7,7 @@ import SwampContracts
 /// lock and go on at once; a command that would wait on a lock its own parent holds (a
 /// structural command needing the global lock, a run of the same model) fails at once with a
 /// clear error instead of waiting out the lock timeout.
-public struct NestedLocks: Sendable, Equatable {
+package struct NestedLocks: Sendable, Equatable {
     static let variable = "SWAMP_HELD_LOCKS"
 
     /// The datastore the locks are on (its remote identity, or its root directory).

@@ -93,7 +93,7 @@ extension DataRepository {
     }
 
     /// Finishes renumberings a crash interrupted (idempotent; called before every push).
-    public func finishInterruptedRenumberings() throws {
+    package func finishInterruptedRenumberings() throws {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: journalDirectory)) ?? []
         for name in names.sorted() where name.hasPrefix("renumber-") && name.hasSuffix(".json") {
             let path = "\(journalDirectory)/\(name)"

@@ -1,7 +1,7 @@
 import Foundation
 import SwampContracts
-import Synchronization
 import SwampSupport
+import Synchronization
 
 /// Versioned data of models in the datastore tier.
 ///

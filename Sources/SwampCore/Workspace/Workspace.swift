@@ -21,9 +21,9 @@ public final class Workspace: Sendable {
     public let coordinator: ModelLockCoordinator
     public let lockOptions: LockOptions
     /// The locks of the `swamp model method run` this process runs inside, when it is nested.
-    public let parentLocks: NestedLocks?
+    package let parentLocks: NestedLocks?
     /// Names this workspace's datastore for ``NestedLocks``.
-    public var datastoreIdentity: String { provider.remoteIdentity ?? "file://\(layout.root)" }
+    package var datastoreIdentity: String { provider.remoteIdentity ?? "file://\(layout.root)" }
 
     /// The built-in datastore types (`filesystem`).
     public static var builtInDatastores: DatastoreTypeRegistry {
@@ -71,7 +71,7 @@ public final class Workspace: Sendable {
     /// Fails at once when this process runs inside a model run on the same datastore and
     /// `needsGlobal` (a structural command) or `models` include a lock the parent holds —
     /// waiting for it would last until the lock timeout, since the parent waits for us.
-    public func refuseNestedWait(command: String, needsGlobal: Bool, models: [ModelRef] = []) throws {
+    package func refuseNestedWait(command: String, needsGlobal: Bool, models: [ModelRef] = []) throws {
         guard let parent = parentLocks, parent.datastore == datastoreIdentity else { return }
         let held = models.filter { parent.models.contains($0) }
         guard needsGlobal || !held.isEmpty else { return }
