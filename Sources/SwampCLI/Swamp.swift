@@ -29,7 +29,7 @@ struct Swamp: AsyncParsableCommand {
     /// Parses with the global options accepted before the subcommand too (``GlobalOptions/hoisted(_:)``).
     static func main() async {
         do {
-            var command = try parseAsRoot(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot(try GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
             if var asynchronous = command as? any AsyncParsableCommand {
                 try await asynchronous.run()
             } else {

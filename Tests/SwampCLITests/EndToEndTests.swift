@@ -66,6 +66,10 @@ import Testing
         #expect(equals.status == 0, "\(equals.stderr)")
         #expect(try equals.json()["items"] is [Any])
         for name in ["one", "two"] { #expect(FileManager.default.fileExists(atPath: "\(scratch)/\(name)/.swamp.yaml")) }
+        // Without a subcommand, a global option says what it goes with.
+        let alone = try await CLI.exec(["--repo-dir", "\(scratch)/one"], environment: [:], cwd: scratch)
+        #expect(alone.status == 64)
+        #expect(alone.stderr.contains("goes with a subcommand"), "\(alone.stderr)")
         // An unknown leading option is still an error that names it.
         let unknown = try await CLI.exec(["--colour", "repo", "init"], environment: [:], cwd: scratch)
         #expect(unknown.status != 0)

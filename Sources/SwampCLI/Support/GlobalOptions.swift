@@ -24,7 +24,7 @@ extension GlobalOptions {
     /// repo init`, as with `git -C D`) moved after it, where the subcommand parses them. Nothing
     /// else moves: arguments after a `--` stay where they are, and a leading option that is not
     /// global is left for the parser to report.
-    static func hoisted(_ arguments: [String]) -> [String] {
+    static func hoisted(_ arguments: [String]) throws -> [String] {
         var leading: [String] = []
         var index = arguments.startIndex
         while index < arguments.endIndex {
@@ -39,7 +39,12 @@ extension GlobalOptions {
             }
         }
         let rest = arguments[index...]
-        // Only when a subcommand follows: `swamp --json` alone is left to the parser.
+        if !leading.isEmpty, rest.first == "--help" || rest.first == "-h" { return Array(rest) }
+        if !leading.isEmpty, rest.isEmpty {
+            throw ValidationError(
+                "\(leading[0]) goes with a subcommand, e.g. 'swamp \(leading.joined(separator: " ")) data list'; see 'swamp --help'")
+        }
+        // Only when a subcommand follows: anything else is left to the parser to report.
         guard !leading.isEmpty, let first = rest.first, !first.hasPrefix("-") else { return arguments }
         if let separator = rest.firstIndex(of: "--") {
             return Array(rest[..<separator]) + leading + Array(rest[separator...])
