@@ -97,7 +97,7 @@ public struct S3Error: ReportableError, Equatable {
         case .missingCredentials:
             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials"
         case .connectionFailed:
-            "check the endpoint and the network; nothing was changed by the failed request"
+            "check the endpoint and the network"
         case .timeout:
             "the server did not answer in time; try again, or raise requestTimeoutMs in the datastore config"
         case .slowDown, .internalError, .serviceUnavailable:
