@@ -262,6 +262,13 @@ public final class S3Client: Sendable {
                 buffer = try await response.body.collect(upTo: limit)
             } catch is NIOTooManyBytesError {
                 accounting.record(method: method, bytesUp: body.count, bytesDown: limit)
+                if limit == Self.maximumErrorDocumentBytes {
+                    // Not an S3 error document: an HTML page from a proxy or a gateway, most likely.
+                    throw S3Error(
+                        .invalidResponse, status: Int(response.status.code),
+                        message: "HTTP \(response.status.code) with a body over \(limit) bytes, not an S3 error document (a proxy in the way?)",
+                        operation: operation)
+                }
                 throw S3Error(
                     .tooLarge, status: Int(response.status.code),
                     message: "the response body is over the \(limit)-byte limit; it was not read further",

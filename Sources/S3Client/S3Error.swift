@@ -18,6 +18,7 @@ public struct S3Error: ReportableError, Equatable {
         public static let internalError = Code("InternalError")
         public static let serviceUnavailable = Code("ServiceUnavailable")
         public static let conditionalRequestConflict = Code("ConditionalRequestConflict")
+        public static let requestTimeTooSkewed = Code("RequestTimeTooSkewed")
         /// No response: connection refused or reset, DNS failure.
         public static let connectionFailed = Code("ConnectionFailed")
         /// No response within the per-request timeout.
@@ -82,6 +83,7 @@ public struct S3Error: ReportableError, Equatable {
         case .connectionFailed: "connection_failed"
         case .timeout: "timeout"
         case .invalidResponse: "invalid_response"
+        case .requestTimeTooSkewed: "clock_skew"
         case .missingCredentials: "missing_credentials"
         case .tooLarge: "response_too_large"
         default: status == 403 ? "access_denied" : "s3_\(Self.snakeCase(code.rawValue))"
@@ -90,6 +92,8 @@ public struct S3Error: ReportableError, Equatable {
 
     public var hint: String? {
         switch code {
+        case .requestTimeTooSkewed:
+            "this machine's clock is too far from the server's; synchronise it (NTP) and try again"
         case .noSuchBucket:
             "create the bucket (e.g. 'aws s3 mb s3://BUCKET'), or fix bucket, region or endpoint in the datastore config"
         case .accessDenied, .signatureDoesNotMatch, .invalidAccessKeyId:

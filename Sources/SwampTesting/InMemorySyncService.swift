@@ -27,6 +27,8 @@ public final class InMemorySyncService: DatastoreSyncService {
     let scoped: Bool
     let lazy: Bool
     private let dirty = Mutex<Set<String>>([])
+    /// A bulk change was marked: the next push looks at every file.
+    private let bulk = Mutex(false)
     /// The paths this cache last synced, with their content: deletions are judged against it.
     private let known = Mutex<[String: Data]>([:])
     private let counted = Mutex(SyncActivity())
@@ -43,7 +45,10 @@ public final class InMemorySyncService: DatastoreSyncService {
     }
 
     public func markDirty(_ options: DatastoreSyncOptions?) throws {
-        guard let path = options?.relPath else { return }
+        guard let path = options?.relPath else {
+            bulk.withLock { $0 = true }
+            return
+        }
         _ = try PathRules.validateRelativePath(path)
         dirty.withLock { _ = $0.insert(path) }
     }
@@ -55,6 +60,23 @@ public final class InMemorySyncService: DatastoreSyncService {
     }
 
     public func pushChanged(_ options: DatastoreSyncOptions?) async throws -> Int {
+        if bulk.withLock({ $0 }) {
+            // Every file here and every file last synced: new, changed or deleted since.
+            var all = Set(known.withLock { $0.keys })
+            if let walker = FileManager.default.enumerator(atPath: root) {
+                while let path = walker.nextObject() as? String {
+                    var directory: ObjCBool = false
+                    guard !path.split(separator: "/").contains(where: { $0.hasPrefix(".") }),
+                        FileManager.default.fileExists(atPath: "\(root)/\(path)", isDirectory: &directory), !directory.boolValue
+                    else { continue }
+                    all.insert(path)
+                }
+            }
+            let synced = known.withLock { $0 }
+            let changed = all.filter { path in FileManager.default.contents(atPath: "\(root)/\(path)") != synced[path] }
+            dirty.withLock { $0.formUnion(changed) }
+            if options?.context == nil { bulk.withLock { $0 = false } }
+        }
         let paths = dirty.withLock { dirty in dirty.filter { Self.inScope($0, options) } }.sorted()
         var pushed = 0
         for path in paths {

@@ -181,8 +181,9 @@ public enum SyncServiceConformance {
                 check, "the subject gives no plantRemoteEntry: hostile paths cannot be checked (give one, or run the other checks by name)")
         }
         let a = try User(try await subject.makeCache("a"))
-        let m = model("m")
+        let (m, n) = (model("m"), model("n"))
         try a.write(m, "v1")
+        try a.write(n, "n1")
         _ = try await a.service.pushChanged(nil)
         let base = DatastoreLayout.modelDataRel(m.ref)
         let hostile = ["\(base)/.swamp-sync/dirty/forged.log", "\(base)/result/../../../../../../escape", "\(base)/result/1/.hidden"]
@@ -193,6 +194,9 @@ public enum SyncServiceConformance {
             let standardized = ("\(victim.root)/\(path)" as NSString).standardizingPath
             try require(FileManager.default.contents(atPath: standardized) != Data("evil".utf8), check, "the remote path '\(path)' was written")
         }
+        // The control: the pull did run, and a model nobody tampered with arrived whole.
+        try require(
+            victim.read(raw(n, 1)) == Data("n1".utf8), check, "the untouched model n did not arrive: one hostile entry stopped the whole pull")
     }
 
     static func lazyHydration(_ subject: SyncServiceSubject) async throws {
@@ -206,7 +210,7 @@ public enum SyncServiceConformance {
             return
         }
         let lazy = try User(try await makeLazy("lazy"))
-        guard lazy.capabilities.supportsLazyHydration else { return }
+        try require(lazy.capabilities.supportsLazyHydration, check, "makeLazyCache gave a service that does not advertise lazyHydration")
         _ = try await lazy.service.pullChanged(nil)
         try require(lazy.read(DatastoreLayout.metadataRel(m.ref, "result", 1)) != nil, check, "a lazy pull did not bring the metadata")
         try require(lazy.read(raw(m, 1)) == nil, check, "a lazy pull brought the content: nothing was deferred")

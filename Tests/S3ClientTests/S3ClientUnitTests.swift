@@ -94,7 +94,8 @@ import Testing
             (.slowDown, 503, "throttled"), (.internalError, 500, "server_error"), (.serviceUnavailable, 503, "server_error"),
             (.connectionFailed, 0, "connection_failed"), (.timeout, 0, "timeout"), (.invalidResponse, 200, "invalid_response"),
             (.missingCredentials, 0, "missing_credentials"), (.tooLarge, 200, "response_too_large"),
-            (S3Error.Code("NoSuchUpload"), 404, "s3_no_such_upload"), (S3Error.Code("AllAccessDisabled"), 403, "access_denied"),
+            (.requestTimeTooSkewed, 403, "clock_skew"), (S3Error.Code("NoSuchUpload"), 404, "s3_no_such_upload"),
+            (S3Error.Code("AllAccessDisabled"), 403, "access_denied"),
         ]
         for (code, status, report) in expected {
             let error = S3Error(code, status: status, message: "m", operation: "GET k")

@@ -361,6 +361,17 @@ struct S3SafetyTests {
         let pulled = try await proxy.log()
         #expect(pulled.count == 1, "\(pulled.map { "\($0.method) \($0.path) \($0.status)" })")
         #expect(Self.total(try pull.json()) == 1)
+
+        // A full sync and a gc run under the global lock: its waits, acquire and release count too.
+        for command in [["datastore", "sync", "--json"], ["data", "gc", "--keep", "1", "--json"]] {
+            try await proxy.clearLog()
+            let result = try await a.run(command)
+            #expect(result.status == 0, "\(result.stderr)")
+            let seen = try await proxy.log()
+            let document = try result.json()
+            let report = (document["sync"] as? [String: Any]) ?? document
+            #expect(Self.total(report) == seen.count, "\(command): reported \(report), the server saw \(seen.map { "\($0.method) \($0.path)" })")
+        }
     }
 
     /// Sync plus lock requests of a `--json` sync report.

@@ -10,7 +10,7 @@ import Testing
 
     @Test(arguments: [
         "latest", "../x", "a/b", "a\0b", "..", ".", "", "a\\b", ".hidden", "tab\tname", " padded",
-        "x/\u{0488}..", ".\u{0301}hidden",
+        "x/\u{0488}..", ".\u{0301}hidden", "\u{0301}r", "x\u{0600}",
     ])
     func rejectsReservedOrTraversingDataNames(name: String) {
         #expect(throws: ContractError.self) { try PathRules.validateDataName(name) }

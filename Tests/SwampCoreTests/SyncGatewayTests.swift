@@ -102,6 +102,29 @@ import Testing
         #expect(store.held.isEmpty)
     }
 
+    @Test func aSessionEndsOnceAFailedPushStaysFailedAndAnAbandonedOneCannotPush() async throws {
+        let store = InMemoryLockStore()
+        let pushes = Counter()
+        let sync = RecordingSyncService(
+            capabilities: .returns(SyncCapabilities(scopedSync: true)),
+            onPush: { _ in
+                try pushes.increment()
+                throw RecordingSyncService.Failure("the network went away")
+            })
+        let coordinator = ModelLockCoordinator(
+            provider: InMemoryProvider(root: "/nonexistent", store: store, syncService: sync), syncService: sync,
+            lockOptions: LockOptions(waitTimeout: .seconds(5), pollInterval: .milliseconds(5)), invalidateCatalog: {})
+        let failing = try await coordinator.acquireModelLocks([a])
+        await #expect(throws: RecordingSyncService.Failure.self) { try await failing.flush() }
+        await #expect(throws: RecordingSyncService.Failure.self) { try await failing.flush() }
+        #expect(pushes.count == 1)
+        #expect(store.held.isEmpty)
+        let abandoned = try await coordinator.acquireModelLocks([a])
+        await abandoned.abandon()
+        await #expect(throws: LockError.self) { try await abandoned.flush() }
+        #expect(pushes.count == 1)
+    }
+
     // MARK: Through the commands
 
     /// A repository whose datastore is the in-memory type, synced by `sync`.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SwampContracts
 import SwampCore
 
 struct DataGC: SwampCommand {
@@ -20,8 +21,16 @@ struct DataGC: SwampCommand {
 
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
-        let report = try await StructuralCommand(workspace: workspace).run { try workspace.data.collectGarbage(keep: keep) }
-        try output.document(report)
+        let (report, counts) = try await StructuralCommand(workspace: workspace).runCounting { try workspace.data.collectGarbage(keep: keep) }
+        try output.document(Document(deleted: report.deleted, bytesFreed: report.bytesFreed, sync: counts.activity))
         output.line("Deleted \(report.deleted.count) version(s), freed \(ByteCount.format(report.bytesFreed))")
+    }
+
+    /// What `--json` prints: the collection, and what the sync around it cost.
+    struct Document: Encodable {
+        let deleted: [GarbageReport.Deleted]
+        let bytesFreed: Int64
+        /// Files and requests (lock requests included) the pull and push around the collection cost.
+        let sync: SyncActivity?
     }
 }

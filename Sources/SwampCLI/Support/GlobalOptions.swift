@@ -29,11 +29,12 @@ extension GlobalOptions {
         var index = arguments.startIndex
         while index < arguments.endIndex {
             let argument = arguments[index]
-            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            let name = optionName(argument)
             guard let takesValue = names[name] else { break }
             leading.append(argument)
             index += 1
-            if takesValue, !argument.contains("="), index < arguments.endIndex {
+            if takesValue, !argument.contains("=") {
+                guard index < arguments.endIndex, !arguments[index].hasPrefix("-") else { throw ValidationError("\(name) needs a value") }
                 leading.append(arguments[index])
                 index += 1
             }
@@ -46,9 +47,18 @@ extension GlobalOptions {
         }
         // Only when a subcommand follows: anything else is left to the parser to report.
         guard !leading.isEmpty, let first = rest.first, !first.hasPrefix("-") else { return arguments }
+        let after = Set(rest.prefix { $0 != "--" }.map(optionName))
+        if let twice = leading.map(optionName).first(where: { names[$0] != nil && after.contains($0) }) {
+            throw ValidationError("\(twice) is given both before and after the subcommand; give it once")
+        }
         if let separator = rest.firstIndex(of: "--") {
             return Array(rest[..<separator]) + leading + Array(rest[separator...])
         }
         return Array(rest) + leading
+    }
+
+    /// `--repo-dir` of `--repo-dir=D`; any other argument as it is.
+    static func optionName(_ argument: String) -> String {
+        argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
     }
 }

@@ -22,6 +22,8 @@ public enum PathRules {
         guard !name.utf8.contains(backslash) else { throw reject("it contains '\\'") }
         guard name != ".", name != ".." else { throw reject("it is a relative directory reference") }
         guard name.utf8.first != dot else { throw reject("it starts with '.' (reserved for local files)") }
+        // As for path segments: a mark at either end would join the '/' the name is placed between.
+        guard ("/" + name + "/").count == name.count + 2 else { throw reject("it starts or ends with a character that joins a '/'") }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw reject("it contains a control character")
         }

@@ -14,8 +14,14 @@ public final class ModelLockSession: Sendable {
     private let locks: [any DistributedLock]
     private let sync: SyncGateway
     private let repository: DataRepository?
-    /// Whether the locks were released (by a flush or an abandon): a session ends once.
-    private let ended = Mutex<PushOutcome?>(nil)
+    /// How the session ended, once it has: a session pushes and releases once.
+    private enum End {
+        case flushing
+        case pushed(PushOutcome)
+        case failed(any Error)
+        case abandoned
+    }
+    private let state = Mutex<End?>(nil)
 
     init(models: [ModelRef], locks: [any DistributedLock], synced: Bool, restarts: Int, sync: SyncGateway, repository: DataRepository?) {
         self.models = models
@@ -29,30 +35,43 @@ public final class ModelLockSession: Sendable {
     /// Pushes once for all models (scoped when the service opted in, otherwise with no
     /// options), fenced by the locks, and releases every lock, also when the push throws.
     /// A version whose number a teammate took meanwhile is renumbered, not overwritten.
-    /// A second call returns the first one's outcome and pushes nothing.
+    /// A later call returns the first one's outcome, or throws its error; after ``abandon()``
+    /// (the locks are gone) it throws.
     /// - Returns: what was pushed and renumbered.
     @discardableResult
     public func flush() async throws -> PushOutcome {
-        if let outcome = ended.withLock({ $0 }) { return outcome }
+        let previous = state.withLock { state -> End? in
+            if let state { return state }
+            state = .flushing
+            return nil
+        }
+        switch previous {
+        case nil: break
+        case .pushed(let outcome): return outcome
+        case .failed(let error): throw error
+        case .flushing, .abandoned:
+            throw LockError(
+                .lost, key: models.first.map(LockKey.model) ?? .global,
+                message: "this session's locks were already released (or are being); nothing was pushed")
+        }
         do {
             let outcome = try await sync.push(.models(models), holding: locks, repository: repository)
-            await end(outcome)
+            state.withLock { $0 = .pushed(outcome) }
+            await ModelLockCoordinator.releaseAll(locks)
             return outcome
         } catch {
-            await end(PushOutcome())
+            state.withLock { $0 = .failed(error) }
+            await ModelLockCoordinator.releaseAll(locks)
             throw error
         }
     }
 
-    /// Releases every lock without pushing (the operation failed before writing).
+    /// Releases every lock without pushing (the operation failed before writing). Nothing
+    /// happens if the session already ended.
     public func abandon() async {
-        await end(PushOutcome())
-    }
-
-    private func end(_ outcome: PushOutcome) async {
-        let first = ended.withLock { ended -> Bool in
-            guard ended == nil else { return false }
-            ended = outcome
+        let first = state.withLock { state -> Bool in
+            guard state == nil else { return false }
+            state = .abandoned
             return true
         }
         if first { await ModelLockCoordinator.releaseAll(locks) }

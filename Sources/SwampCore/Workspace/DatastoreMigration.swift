@@ -85,8 +85,9 @@ public struct DatastoreMigration: Sendable {
         let sameRemote = provider.remoteIdentity != nil && provider.remoteIdentity == workspace.provider.remoteIdentity
         return try await StructuralCommand(workspace: workspace).run(pull: false, push: false) {
             let global = sameRemote ? nil : try provider.createLock(.global, options: lockOptions)
-            let (filled, activity) = try await Self.holding(global) {
-                try await sync.measuring {
+            // Measured around the new remote's global lock too (its acquire and release).
+            let (filled, activity) = try await sync.measuring {
+                try await Self.holding(global) {
                     try await fill(sync, cacheRoot: cacheRoot, holding: global.map { [$0] } ?? [], spec: spec, health: health, progress: progress)
                 }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import SwampContracts
+import Synchronization
 
 /// Runs one method of one model: per-model lock, scoped pull, run, write, one push.
 public struct ModelRunner: Sendable {
@@ -35,9 +36,11 @@ public struct ModelRunner: Sendable {
         try workspace.refuseNestedWait(command: "swamp model method run \(model.name)", needsGlobal: false, models: [model.ref])
         let ran: (value: (written: [DataMetadata], outputPath: String, outcome: MethodOutcome, synced: Bool), pushed: PushOutcome)
         let activity: SyncActivity?
+        let started = Mutex(false)
         do {
             (ran, activity) = try await workspace.sync.measuring {
                 try await workspace.coordinator.withModelLocks([model.ref]) { session in
+                    started.withLock { $0 = true }
                     let (outcome, written, outputPath) = try await execute(handler, model: model, method: method, session: session)
                     do {
                         try await session.flush()
@@ -50,7 +53,8 @@ public struct ModelRunner: Sendable {
                     return (written, outputPath, outcome, session.synced)
                 }
             }
-        } catch  where Task.isCancelled && !(error is OperationInterrupted) {
+        } catch  where Task.isCancelled && !started.withLock({ $0 }) {
+            // Interrupted before the locks were held and the pull done: nothing ran.
             throw OperationInterrupted(
                 done: [], notDone: ["\(model.name) \(method): did not start (interrupted while taking its lock or pulling); nothing was written"])
         }

@@ -42,8 +42,9 @@ public struct StructuralCommand: Sendable {
             return (value.0, SyncCounts(pulled: value.1, pushed: 0, activity: activity))
         }
         try workspace.refuseNestedWait(command: "swamp \(push && !pull ? "datastore sync --push" : "data gc / datastore sync")", needsGlobal: true)
-        return try await coordinator.withGlobalLockHeld { global in
-            let (value, activity) = try await sync.measuring { () -> (T, SyncCounts) in
+        // Measured around the lock too: its waits, acquire and release are requests the remote saw.
+        let (result, activity) = try await sync.measuring {
+            try await coordinator.withGlobalLockHeld { global -> (T, SyncCounts) in
                 var counts = SyncCounts(pulled: 0, pushed: 0, activity: nil)
                 if pull { counts.pulled = try await sync.pull(.all, deadline: deadline) }
                 let value = try await body()
@@ -54,9 +55,9 @@ public struct StructuralCommand: Sendable {
                 }
                 return (value, counts)
             }
-            var counts = value.1
-            counts.activity = activity
-            return (value.0, counts)
         }
+        var counts = result.1
+        counts.activity = activity
+        return (result.0, counts)
     }
 }
