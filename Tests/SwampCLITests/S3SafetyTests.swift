@@ -334,7 +334,7 @@ struct S3SafetyTests {
         #expect(try await team.clone("fresh").run(["datastore", "sync", "--pull"]).status == 0)
     }
 
-    /// A model run on an unchanged model costs at most 12 requests as the server sees them, and
+    /// A model run on an unchanged model costs at most 10 requests as the server sees them, and
     /// its `--json` report (sync + lock requests) says exactly that; a no-op `sync --pull` costs 1.
     @Test func requestCountsAreWhatTheServerSaw() async throws {
         let team = S3Team()
@@ -349,7 +349,7 @@ struct S3SafetyTests {
         let run = try await a.run(["model", "method", "run", "m", "execute", "--json"])
         #expect(run.status == 0)
         let seen = try await proxy.log()
-        #expect(seen.count <= 12, "\(seen.map { "\($0.method) \($0.path) \($0.status)" })")
+        #expect(seen.count <= 10, "\(seen.map { "\($0.method) \($0.path) \($0.status)" })")
         let sync = try #require(try run.json()["sync"] as? [String: Any])
         #expect(Self.total(sync) == seen.count, "reported \(sync), the server saw \(seen.count)")
         print("model run on an unchanged model: \(seen.count) requests: \(seen.map { "\($0.method) \($0.status)" })")

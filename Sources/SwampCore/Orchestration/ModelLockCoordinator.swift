@@ -75,7 +75,10 @@ public struct ModelLockCoordinator: Sendable {
         var restarts = 0
 
         attempt: while true {
-            try await waitUntilFree(global, key: .global)
+            // The first attempt does not look at the global lock before taking the model lock:
+            // the check right after it (below) sees a global lock however it got there, so the
+            // read before it would only cost a round trip. A restart waits for the global lock.
+            if restarts > 0 { try await waitUntilFree(global, key: .global) }
             var taken: [any DistributedLock] = []
             var synced = false
             do {
@@ -83,12 +86,18 @@ public struct ModelLockCoordinator: Sendable {
                     let lock = try provider.createLock(.model(model), options: lockOptions)
                     try await lock.acquire()
                     taken.append(lock)
-                    // TOCTOU: a structural command may have taken the global lock meanwhile.
-                    if let holder = try await global.inspect(), !holder.isStale(at: now()) {
-                        logger.info("global lock taken during acquisition; restarting", metadata: ["holder": "\(holder.holderDescription)"])
-                        await Self.releaseAll(taken)
-                        restarts += 1
-                        continue attempt
+                    // A structural command may hold the global lock (taken before us or meanwhile):
+                    // then let go and wait for it. A stale one (its holder crashed) is released.
+                    if let holder = try await global.inspect() {
+                        if holder.isStale(at: now()) {
+                            logger.info("releasing stale lock", metadata: ["key": "global", "holder": "\(holder.holderDescription)"])
+                            _ = try await global.forceRelease(expectedNonce: holder.nonce)
+                        } else {
+                            logger.info("global lock held during acquisition; restarting", metadata: ["holder": "\(holder.holderDescription)"])
+                            await Self.releaseAll(taken)
+                            restarts += 1
+                            continue attempt
+                        }
                     }
                     if scoped {
                         try await sync.pull(.models([model]))
