@@ -43,11 +43,9 @@ struct S3CacheSafetyTests {
         for index in [0, 49, count - 1] { #expect(b.read(path(index)) == Data("a \(index)".utf8)) }
     }
 
-    /// A collection in a lazy cache tombstones the versions' content it never fetched, so the
-    /// content does not come back with the next pull (anyone's).
-    @Test func aCollectionInALazyCacheTombstonesContentItNeverFetched() async throws {
-        let bucket = try await S3Bucket.make()
-        defer { bucket.directory.remove() }
+    /// A full cache that pushed v1–v3 of model m's `result`, and a lazy cache that pulled them
+    /// (metadata only).
+    static func threeVersionsAndALazyCache(_ bucket: S3Bucket) async throws -> (full: Cache, lazy: Cache, model: ModelDefinition) {
         let full = try bucket.cache("full")
         let model = Models.make("m")
         for content in ["v1", "v2", "v3"] { try full.repository.writeVersion(of: model, name: "result", content: Data(content.utf8)) }
@@ -55,6 +53,15 @@ struct S3CacheSafetyTests {
         let lazy = try bucket.cache("lazy", hydration: .lazy)
         _ = try await lazy.pullAll()
         try lazy.repository.catalog.invalidate()
+        return (full, lazy, model)
+    }
+
+    /// A collection in a lazy cache tombstones the versions' content it never fetched, so the
+    /// content does not come back with the next pull (anyone's).
+    @Test func aCollectionInALazyCacheTombstonesContentItNeverFetched() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let (full, lazy, model) = try await Self.threeVersionsAndALazyCache(bucket)
         #expect(lazy.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == nil)
 
         let report = try lazy.repository.collectGarbage(keep: 1)
@@ -76,13 +83,7 @@ struct S3CacheSafetyTests {
     @Test func aLazyReadOfACollectedVersionSaysSoAndHydrateGoesOn() async throws {
         let bucket = try await S3Bucket.make()
         defer { bucket.directory.remove() }
-        let full = try bucket.cache("full")
-        let model = Models.make("m")
-        for content in ["v1", "v2", "v3"] { try full.repository.writeVersion(of: model, name: "result", content: Data(content.utf8)) }
-        _ = try await full.pushAll()
-        let lazy = try bucket.cache("lazy", hydration: .lazy)
-        _ = try await lazy.pullAll()
-        try lazy.repository.catalog.invalidate()
+        let (full, lazy, model) = try await Self.threeVersionsAndALazyCache(bucket)
         _ = try full.repository.collectGarbage(keep: 2)
         _ = try await full.pushAll()
 
