@@ -9,7 +9,9 @@ rules, set (and replaced) at run time through a control API on the same port:
 
   POST /__proxy/rules     body: a JSON list of rules (replaces the rules, resets their counters)
   POST /__proxy/release   lets every held request go on
-  GET  /__proxy/log       the requests seen so far: [{"method", "path", "status", "fault"}]
+  GET  /__proxy/log       the requests seen so far: [{"method", "path", "status", "fault", "start", "end",
+                          "connection"}] (start/end: monotonic seconds when the request arrived and
+                          was answered; connection: which client connection carried it, from 1)
   POST /__proxy/clear     forgets the log
 
 A rule: {"method": "PUT", "path": "regex on path?query", "nth": 1, "count": 1, "action": ..., ...}
@@ -90,9 +92,17 @@ def main() -> None:
             self.end_headers()
             self.wfile.write(body)
 
-        def _record(self, status, fault):
+        def setup(self):
+            super().setup()
             with lock:
-                state["log"].append({"method": self.command, "path": self.path, "status": status, "fault": fault})
+                state["connections"] = state.get("connections", 0) + 1
+                self._connection = state["connections"]
+
+        def _record(self, status, fault):
+            entry = {"method": self.command, "path": self.path, "status": status, "fault": fault}
+            entry.update(start=self._started, end=time.monotonic(), connection=self._connection)
+            with lock:
+                state["log"].append(entry)
 
         def _control(self, body):
             if self.path == "/__proxy/rules" and self.command == "POST":
@@ -166,6 +176,7 @@ def main() -> None:
                 self.wfile.write(data)
 
         def _handle(self):
+            self._started = time.monotonic()
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             if self.path.startswith("/__proxy/"):

@@ -50,6 +50,9 @@ public final class S3Client: Sendable {
         case ifAbsent
     }
 
+    /// The most connections kept open to one endpoint (the largest useful transfer window).
+    public static let maximumConnectionsPerHost = 64
+
     /// The HTTP client every S3 client shares (one connection pool per process, never shut
     /// down). Unlike `HTTPClient.shared`, a connection that cannot be established fails the
     /// attempt at once (`retryConnectionEstablishment` off): our own ``RetryPolicy`` retries it a
@@ -58,6 +61,9 @@ public final class S3Client: Sendable {
     public static let sharedHTTPClient: HTTPClient = {
         var configuration = HTTPClient.Configuration.singletonConfiguration
         configuration.connectionPool.retryConnectionEstablishment = false
+        // Kept-alive connections per host: the library's default (8) would cap every transfer
+        // window at 8 requests in flight, whatever the configured concurrency.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = maximumConnectionsPerHost
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
@@ -184,6 +190,7 @@ public final class S3Client: Sendable {
     ) async throws -> Response {
         let operation = key.isEmpty ? "\(method) bucket \(configuration.bucket)" : "\(method) \(key)"
         var attempt = 1
+        let started = ContinuousClock.now
         while true {
             do {
                 let response = try await sendOnce(
@@ -191,13 +198,30 @@ public final class S3Client: Sendable {
                     maxBytes: maxBytes ?? configuration.maximumBodyBytes, within: limit ?? configuration.requestTimeout)
                 if accept.contains(response.status) { return response }
                 throw Self.error(for: response, operation: operation)
-            } catch let error as S3Error where error.isRetryable && error.code != .timeout && attempt < configuration.retry.maxAttempts {
+            } catch let error as S3Error where error.isRetryable && error.code != .timeout {
+                // Timeouts are not retried: the attempt already had all the time it was given.
                 let delay = configuration.retry.delay(afterAttempt: attempt, jitter: Double.random(in: 0...1))
+                let elapsed = ContinuousClock.now - started
+                guard
+                    configuration.retry.allowsRetry(
+                        afterAttempt: attempt, elapsed: elapsed, delay: delay, unreachable: error.code == .connectionFailed)
+                else {
+                    guard attempt > 1 else { throw error }
+                    throw S3Error(
+                        error.code, status: error.status, message: "\(error.message) (gave up after \(attempt) attempts in \(Self.seconds(elapsed)))",
+                        operation: error.operation)
+                }
                 logger.debug("retrying S3 request", metadata: ["operation": "\(operation)", "code": "\(error.code)", "attempt": "\(attempt)"])
                 try await Task.sleep(for: delay)
                 attempt += 1
             }
         }
+    }
+
+    /// `1.25 s`, for messages.
+    static func seconds(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return "\((value * 100).rounded() / 100) s"
     }
 
     /// One attempt, answered in full within `time` — the response head *and* its body (a body

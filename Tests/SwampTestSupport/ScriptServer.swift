@@ -125,6 +125,25 @@ public final class FaultProxy: Sendable {
         /// The status returned (0: the connection was cut).
         public let status: Int
         public let fault: String?
+        /// When the request arrived and was answered (the proxy's monotonic clock, seconds).
+        public let start: Double
+        public let end: Double
+        /// Which client connection carried it (numbered from 1 in the proxy's life).
+        public let connection: Int
+    }
+
+    /// The round trips on the critical path of `requests`: the longest chain in which each
+    /// request starts after the one before it was answered (each had to wait for an answer,
+    /// or for local work after it). Requests in flight together count once. Give every
+    /// request a delay (a `delay` rule) so that concurrent ones visibly overlap.
+    public static func criticalPath(_ requests: [Entry]) -> Int {
+        var chain = 0
+        var free = -Double.infinity
+        for request in requests.sorted(by: { $0.end < $1.end }) where request.start >= free {
+            chain += 1
+            free = request.end
+        }
+        return chain
     }
 
     /// Replaces the rules.

@@ -23,6 +23,8 @@ public final class S3Lock: DistributedLock {
         var etag: String?
         var lost: LockError?
         var heartbeat: Task<Void, Never>?
+        /// The send instant of our last write of the lock that landed (see ``heldUntil``).
+        var confirmed: ContinuousClock.Instant?
     }
 
     /// When this process first saw each version of each lock object (shared by a provider's locks).
@@ -45,9 +47,10 @@ public final class S3Lock: DistributedLock {
         var lastHolder: LockInfo?
         while true {
             let info = LockInfo.forThisProcess(options: options, now: Date())
+            let sent = ContinuousClock.now
             do {
                 let response = try await client.put(objectKey, data: try Self.encode(info), contentType: "application/json", condition: .ifAbsent)
-                startHeartbeat(info, etag: response.etag)
+                startHeartbeat(info, etag: response.etag, confirmed: sent)
                 return
             } catch let error as S3Error where error.code == .preconditionFailed || error.code == .conditionalRequestConflict {
                 // Held (or our own create whose response was lost: then the nonce is ours).
@@ -55,7 +58,7 @@ public final class S3Lock: DistributedLock {
             if let (current, etag) = try await read() {
                 if current.nonce == info.nonce {
                     // Our own create, whose response was lost and retried: the lock is ours.
-                    startHeartbeat(info, etag: etag)
+                    startHeartbeat(info, etag: etag, confirmed: sent)
                     return
                 }
                 lastHolder = current
@@ -104,6 +107,18 @@ public final class S3Lock: DistributedLock {
     }
 
     public var detectedLoss: LockError? { state.withLock { $0.lost } }
+
+    /// Half a TTL after the send of our last write that landed. Nobody takes the lock over
+    /// before a full TTL has passed, on their own monotonic clock, since they first saw the
+    /// version we wrote (the two-clock rule, ``observed(_:etag:response:)``) — and they cannot
+    /// see it before it was sent. The half left over covers the commit's own writes and any
+    /// difference in clock rates. A heartbeat every TTL/3 keeps it ahead of the clock.
+    public var heldUntil: ContinuousClock.Instant? {
+        state.withLock { state in
+            guard state.lost == nil, state.held != nil, let confirmed = state.confirmed else { return nil }
+            return confirmed + options.ttl / 2
+        }
+    }
 
     public func inspect() async throws -> LockInfo? {
         try await read()?.info
@@ -185,7 +200,7 @@ public final class S3Lock: DistributedLock {
 
     // MARK: Heartbeat
 
-    private func startHeartbeat(_ info: LockInfo, etag: String?) {
+    private func startHeartbeat(_ info: LockInfo, etag: String?, confirmed: ContinuousClock.Instant) {
         let interval = options.heartbeatInterval
         let task = Task { [weak self] in
             while !Task.isCancelled {
@@ -198,6 +213,7 @@ public final class S3Lock: DistributedLock {
             $0.etag = etag
             $0.lost = nil
             $0.heartbeat = task
+            $0.confirmed = confirmed
         }
         HeldLocks.register(self)
     }
@@ -206,18 +222,27 @@ public final class S3Lock: DistributedLock {
     private func beat() async -> Bool {
         guard var held = state.withLock({ $0.held }), let etag = state.withLock({ $0.etag }) else { return false }
         held.acquiredAt = Date()
+        let sent = ContinuousClock.now
         do {
             let body = try Self.encode(held)
             let response = try await client.put(objectKey, data: body, contentType: "application/json", condition: .ifMatch(etag))
             state.withLock {
-                if $0.held?.nonce == held.nonce { $0.etag = response.etag }
+                if $0.held?.nonce == held.nonce {
+                    $0.etag = response.etag
+                    $0.confirmed = sent
+                }
             }
             return true
         } catch let error as S3Error where error.code == .preconditionFailed || error.code == .noSuchKey {
             let current = try? await read()
             if let current, current.info.nonce == held.nonce, let etag = current.etag {
                 // A retried refresh whose first attempt had landed: still ours.
-                state.withLock { if $0.held?.nonce == held.nonce { $0.etag = etag } }
+                state.withLock {
+                    if $0.held?.nonce == held.nonce {
+                        $0.etag = etag
+                        $0.confirmed = sent
+                    }
+                }
                 return true
             }
             let lost = LockMessages.lost(key, now: current?.info)

@@ -12,14 +12,15 @@ extension S3SyncService {
     public func pullChanged(_ options: DatastoreSyncOptions?) async throws -> Int {
         try await withDeadline(options?.deadline, operation: "pull") {
             if let models = options?.context?.models {
-                // A model about to run gets its content in full, even in lazy mode.
-                var pulled = 0
-                var unavailable: [String] = []
-                for partition in Set(models.map(PartitionID.model)).sorted() {
-                    let result = try await self.pullPartition(partition, lazy: false)
-                    pulled += result.pulled
-                    unavailable += result.neededSkipped
+                // A model about to run gets its content in full, even in lazy mode; its
+                // partitions are pulled side by side, their transfers in one window.
+                let transfers = self.transfers("pull", width: self.settings.pullConcurrency)
+                let partitions = Set(models.map(PartitionID.model)).sorted()
+                let results = try await forEachConcurrently(partitions, limit: partitions.count) { partition in
+                    try await self.pullPartition(partition, lazy: false, transfers: transfers)
                 }
+                let pulled = results.reduce(0) { $0 + $1.pulled }
+                let unavailable = results.flatMap(\.neededSkipped)
                 if !unavailable.isEmpty {
                     throw S3SyncError(
                         .contentUnavailable,
@@ -44,10 +45,13 @@ extension S3SyncService {
 
     /// One conditional GET of the partition; applies it when it changed (or when what the cache
     /// holds of it is not fully applied).
-    func pullPartition(_ partition: PartitionID, lazy: Bool, knownETag: String? = nil) async throws -> PartitionPull {
+    func pullPartition(_ partition: PartitionID, lazy: Bool, knownETag: String? = nil, transfers: Transfers) async throws -> PartitionPull {
         let state = sidecar.loadPartition(partition)
         if let knownETag, knownETag == state.etag, state.stale != true { return PartitionPull(seq: state.index?.seq ?? 0) }
-        switch try await client.get(remote.partitionKey(partition), ifNoneMatch: state.etag, maxBytes: settings.maxIndexBytes) {
+        let outcome = try await transfers.window.withSlot {
+            try await client.get(remote.partitionKey(partition), ifNoneMatch: state.etag, maxBytes: settings.maxIndexBytes)
+        }
+        switch outcome {
         case .notFound:
             return PartitionPull()
         case .notModified:
@@ -55,10 +59,10 @@ extension S3SyncService {
             // a skipped entry, content a lazy pull skipped before a full one).
             guard let index = state.index else { return PartitionPull() }
             guard state.stale == true || (!lazy && hasMissingContent(index)) else { return PartitionPull(seq: index.seq) }
-            return try await apply(index, etag: state.etag, to: partition, state: state, lazy: lazy)
+            return try await apply(index, etag: state.etag, to: partition, state: state, lazy: lazy, transfers: transfers)
         case .found(let response):
             let index = try PartitionIndex.decode(response.body, expected: partition)
-            return try await apply(index, etag: response.etag, to: partition, state: state, lazy: lazy)
+            return try await apply(index, etag: response.etag, to: partition, state: state, lazy: lazy, transfers: transfers)
         }
     }
 
@@ -100,21 +104,24 @@ extension S3SyncService {
             }
         }
         guard !wanted.isEmpty || meta != nil else { return 0 }
+        // Every partition at once (a bounded number of them in memory), all their requests in
+        // one window: a partition's downloads start as soon as its index is read, and no
+        // partition waits for another to finish.
+        let transfers = transfers("pull", width: settings.pullConcurrency)
+        let partitions = wanted.sorted(by: { $0.key < $1.key })
+        let outcomes = try await forEachConcurrently(partitions, limit: max(16, 2 * settings.pullConcurrency)) { [listed] partition, announced in
+            (partition, announced, try await self.pullIsolated(partition, lazy: lazy, knownETag: listed[partition], transfers: transfers))
+        }
         var pulled = 0
         var pending: [String: Int] = [:]
         var refused: [(PartitionID, S3SyncError)] = []
-        for (partition, announced) in wanted.sorted(by: { $0.key < $1.key }) {
-            do {
-                let result = try await pullPartition(partition, lazy: lazy, knownETag: listed[partition])
+        for (partition, announced, outcome) in outcomes {
+            switch outcome {
+            case .success(let result):
                 pulled += result.pulled
                 if result.seq < announced { pending[partition.name] = announced }
-            } catch let error as S3SyncError where error.code == .corruptIndex || error.code == .hostilePath {
-                // A hostile or broken partition stops its own pull, not everyone else's.
+            case .failure(let error):
                 refused.append((partition, error))
-                pending[partition.name] = max(announced, 1)
-            } catch let error as S3Error where error.code == .tooLarge {
-                refused.append(
-                    (partition, S3SyncError(.corruptIndex, "the remote index partition '\(partition)' is larger than the maxIndexBytes limit")))
                 pending[partition.name] = max(announced, 1)
             }
         }
@@ -139,6 +146,20 @@ extension S3SyncService {
         return pulled
     }
 
+    /// ``pullPartition(_:lazy:knownETag:transfers:)``, with a hostile or broken partition's
+    /// failure returned rather than thrown: it stops its own pull, not everyone else's.
+    func pullIsolated(_ partition: PartitionID, lazy: Bool, knownETag: String?, transfers: Transfers) async throws -> Result<
+        PartitionPull, S3SyncError
+    > {
+        do {
+            return .success(try await pullPartition(partition, lazy: lazy, knownETag: knownETag, transfers: transfers))
+        } catch let error as S3SyncError where error.code == .corruptIndex || error.code == .hostilePath {
+            return .failure(error)
+        } catch let error as S3Error where error.code == .tooLarge {
+            return .failure(S3SyncError(.corruptIndex, "the remote index partition '\(partition)' is larger than the maxIndexBytes limit"))
+        }
+    }
+
     /// At most 64 pending commits are tracked (the newest); `swamp datastore repair` heals the rest.
     static func bounded(_ pending: [String: Int]) -> [String: Int] {
         guard pending.count > 64 else { return pending }
@@ -158,9 +179,9 @@ extension S3SyncService {
     /// (hash-verified, atomic), removes tombstoned ones, keeps unpushed local work, derives
     /// the `latest` markers, and records what it applied. An entry whose object is missing
     /// or does not match is skipped with a warning; the rest is applied.
-    func apply(_ index: PartitionIndex, etag: String?, to partition: PartitionID, state: SyncSidecar.PartitionState, lazy: Bool)
-        async throws -> PartitionPull
-    {
+    func apply(
+        _ index: PartitionIndex, etag: String?, to partition: PartitionID, state: SyncSidecar.PartitionState, lazy: Bool, transfers: Transfers
+    ) async throws -> PartitionPull {
         let dirty = sidecar.readDirty(partition)
         let plan = try PullPlan.make(
             index: index, state: state, dirty: dirty.paths, lazy: lazy, local: CacheView(cache: cache, known: state.files))
@@ -176,7 +197,7 @@ extension S3SyncService {
         }
         for path in plan.forgotten { files[path] = nil }
         for unit in plan.lazyDirectories.sorted() { try AtomicFile.makeDirectories(cache.absolute(unit)) }
-        let results = try await transfer(plan.downloads, phase: "pull", limit: settings.pullConcurrency) {
+        let results = try await transfer(plan.downloads, in: transfers) {
             item -> (String, SyncSidecar.FileRecord?) in
             do {
                 return (item.path, try await self.download(item.path, expected: item.entry))

@@ -44,7 +44,8 @@ extension S3SyncService {
 
         // 1. Uploads, in one bounded sliding window.
         let uploads = plans.flatMap(\.uploads)
-        let results = try await transfer(uploads, phase: "push", limit: settings.pushConcurrency) { upload -> (PushPlan.Upload, UploadResult) in
+        let pushing = transfers("push", width: settings.pushConcurrency)
+        let results = try await transfer(uploads, in: pushing) { upload -> (PushPlan.Upload, UploadResult) in
             if let lost = fence?.lostError() { throw lost }
             return (upload, try await self.upload(upload))
         }
@@ -72,9 +73,15 @@ extension S3SyncService {
         if !committing.isEmpty {
             try await fence?.check()
             let intent = try await announce(committing.map(\.partition))
-            for plan in committing {
-                let commit = try await commitPartition(plan, uploaded: uploaded, seq: intent.seq, fence: fence, base: fenced[plan.partition])
-                commits[plan.partition] = commit
+            // The partitions of one commit are independent: written side by side.
+            let written = try await pushing.window.forEach(committing) { [uploaded, fenced] plan in
+                (
+                    plan.partition,
+                    try await self.commitPartition(plan, uploaded: uploaded, seq: intent.seq, fence: fence, base: fenced[plan.partition])
+                )
+            }
+            for (partition, commit) in written {
+                commits[partition] = commit
                 conflict = conflict + commit.conflict
             }
             if intent.builtOnPulled {
@@ -96,7 +103,7 @@ extension S3SyncService {
         // 4. Only now delete the objects of tombstoned entries: a reader never meets an entry
         //    whose object is gone because of us. Best effort: `repair` removes leftovers.
         let tombstoned = commits.values.flatMap(\.tombstoned)
-        _ = try? await transfer(tombstoned, phase: "delete", limit: settings.pushConcurrency) { path in
+        _ = try? await transfer(tombstoned, in: transfers("delete", width: settings.pushConcurrency)) { path in
             do {
                 try await self.client.delete(self.remote.objectKey(path))
             } catch {

@@ -61,23 +61,21 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         progressHandler.withLock { $0 = handler }
     }
 
-    /// Runs `body` over `items` in a sliding window, reporting progress as each completes.
+    /// The transfers of one operation (`phase`: pull, push, delete): one window of `width`
+    /// requests in flight shared by all of them, progress counted across every partition.
+    func transfers(_ phase: String, width: Int) -> Transfers {
+        Transfers(window: TransferWindow(width: width), progress: progressHandler.withLock { $0 }.map { ProgressTally(phase: phase, report: $0) })
+    }
+
+    /// Runs `body` over `items` in the operation's window, reporting progress as each completes.
     func transfer<Item: Sendable, Result: Sendable>(
-        _ items: [Item], phase: String, limit: Int, _ body: @escaping @Sendable (Item) async throws -> Result
+        _ items: [Item], in transfers: Transfers, _ body: @escaping @Sendable (Item) async throws -> Result
     ) async throws -> [Result] {
-        guard let handler = progressHandler.withLock({ $0 }), !items.isEmpty else {
-            return try await forEachConcurrently(items, limit: limit, body)
-        }
-        let done = Mutex(0)
-        let total = items.count
-        handler(SyncProgress(phase: phase, done: 0, total: total))
-        return try await forEachConcurrently(items, limit: limit) { item in
+        guard !items.isEmpty else { return [] }
+        transfers.progress?.expect(items.count)
+        return try await transfers.window.forEach(items) { item in
             let result = try await body(item)
-            let count = done.withLock { value -> Int in
-                value += 1
-                return value
-            }
-            handler(SyncProgress(phase: phase, done: count, total: total))
+            transfers.progress?.completed()
             return result
         }
     }
@@ -140,6 +138,35 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
                 )
             }
             return value
+        }
+    }
+}
+
+/// The shared window and progress of one operation's transfers.
+struct Transfers: Sendable {
+    let window: TransferWindow
+    let progress: ProgressTally?
+}
+
+/// Progress of one operation across partitions: the total grows as each partition is planned.
+final class ProgressTally: Sendable {
+    private let phase: String
+    private let report: @Sendable (SyncProgress) -> Void
+    private let counts = Mutex((done: 0, total: 0))
+
+    init(phase: String, report: @escaping @Sendable (SyncProgress) -> Void) {
+        self.phase = phase
+        self.report = report
+    }
+
+    func expect(_ items: Int) { update { $0.total += items } }
+    func completed() { update { $0.done += 1 } }
+
+    /// Reports under the lock, so that the counts a display sees never go backwards.
+    private func update(_ change: (inout (done: Int, total: Int)) -> Void) {
+        counts.withLock {
+            change(&$0)
+            report(SyncProgress(phase: phase, done: $0.done, total: $0.total))
         }
     }
 }

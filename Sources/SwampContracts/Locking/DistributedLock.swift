@@ -29,10 +29,17 @@ public protocol DistributedLock: Sendable {
     /// The loss this holder's heartbeat already detected, if any. No I/O: cheap enough to ask
     /// before every remote write. The default (`nil`) means "not tracked"; ``checkHeld()`` still tells.
     var detectedLoss: LockError? { get }
+
+    /// Until when (this process's monotonic clock) no other process can have taken this lock
+    /// over: counted from the send of this holder's last write that landed (create or
+    /// heartbeat), with margin. While it lasts, a commit fence needs no read of the lock.
+    /// The default (`nil`) means "not tracked": the fence reads the lock (``checkHeld()``).
+    var heldUntil: ContinuousClock.Instant? { get }
 }
 
 extension DistributedLock {
     public var detectedLoss: LockError? { nil }
+    public var heldUntil: ContinuousClock.Instant? { nil }
 
     /// Runs `body` while holding the lock, and releases it on return and on throw.
     public func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {

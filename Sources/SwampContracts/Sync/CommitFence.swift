@@ -19,10 +19,17 @@ public struct CommitFence: Sendable {
     /// The fence of the push running in this task (and its child tasks), if any.
     @TaskLocal public static var current: CommitFence?
 
-    /// A fence over `locks`: checks each in turn; reports the first loss a heartbeat recorded.
+    /// A fence over `locks`: reports the first loss a heartbeat recorded; a lock still within
+    /// its lease (``DistributedLock/heldUntil``) needs no read, any other is read (``DistributedLock/checkHeld()``).
     public static func holding(_ locks: [any DistributedLock]) -> CommitFence {
         CommitFence(
-            check: { for lock in locks { try await lock.checkHeld() } },
+            check: {
+                for lock in locks {
+                    if let lost = lock.detectedLoss { throw lost }
+                    if let until = lock.heldUntil, ContinuousClock.now < until { continue }
+                    try await lock.checkHeld()
+                }
+            },
             lostError: { locks.lazy.compactMap { $0.detectedLoss }.first })
     }
 }

@@ -80,40 +80,60 @@ public struct ModelLockCoordinator: Sendable {
             // read before it would only cost a round trip. A restart waits for the global lock.
             if restarts > 0 { try await waitUntilFree(global, key: .global) }
             var taken: [any DistributedLock] = []
-            var synced = false
             do {
                 for model in ordered {
                     let lock = try provider.createLock(.model(model), options: lockOptions)
                     try await lock.acquire()
                     taken.append(lock)
-                    // A structural command may hold the global lock (taken before us or meanwhile):
-                    // then let go and wait for it. A stale one (its holder crashed) is released.
-                    if let holder = try await global.inspect() {
-                        if holder.isStale(at: now()) {
-                            logger.info("releasing stale lock", metadata: ["key": "global", "holder": "\(holder.holderDescription)"])
-                            _ = try await global.forceRelease(expectedNonce: holder.nonce)
-                        } else {
-                            logger.info("global lock held during acquisition; restarting", metadata: ["holder": "\(holder.holderDescription)"])
-                            await Self.releaseAll(taken)
-                            restarts += 1
-                            continue attempt
-                        }
-                    }
-                    if scoped {
-                        try await sync.pull(.models([model]))
-                        synced = true
+                }
+                // Once every model lock is held: a structural command may hold the global lock
+                // (taken before us or meanwhile); then let go and wait for it. A stale one (its
+                // holder crashed) is released. The pull goes out at the same time as that read —
+                // it only brings committed states into the cache, so one made while a global
+                // holder works is consistent, and a restart pulls again (docs/s3-layout.md, *Locks*).
+                async let pulled = pullLocked(ordered, scoped: scoped)
+                let holder: LockInfo?
+                do {
+                    holder = try await global.inspect()
+                } catch {
+                    _ = await pulled
+                    throw error
+                }
+                if let holder {
+                    if holder.isStale(at: now()) {
+                        logger.info("releasing stale lock", metadata: ["key": "global", "holder": "\(holder.holderDescription)"])
+                        _ = try await global.forceRelease(expectedNonce: holder.nonce)
+                    } else {
+                        // Whatever the pull came to, it is made again after the wait.
+                        _ = await pulled
+                        logger.info("global lock held during acquisition; restarting", metadata: ["holder": "\(holder.holderDescription)"])
+                        await Self.releaseAll(taken)
+                        restarts += 1
+                        continue attempt
                     }
                 }
-                if !scoped, sync.isRemote {
-                    // A plain full pull covers every model: once, after all of them are locked.
-                    try await sync.pull(.all)
-                    synced = true
-                }
+                let synced = try await pulled.get()
+                return ModelLockSession(models: ordered, locks: taken, synced: synced, restarts: restarts, sync: sync, repository: repository)
             } catch {
                 await Self.releaseAll(taken)
                 throw error
             }
-            return ModelLockSession(models: ordered, locks: taken, synced: synced, restarts: restarts, sync: sync, repository: repository)
+        }
+    }
+
+    /// The pull a model run needs under its locks: its models' partitions when the backend
+    /// scopes, else everything (a plain full pull covers every model). Whether one was made.
+    private func pullLocked(_ models: [ModelRef], scoped: Bool) async -> Result<Bool, any Error> {
+        do {
+            if scoped {
+                try await sync.pull(.models(models))
+                return .success(true)
+            }
+            guard sync.isRemote else { return .success(false) }
+            try await sync.pull(.all)
+            return .success(true)
+        } catch {
+            return .failure(error)
         }
     }
 

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Runs `body` over `items` with at most `limit` in flight: a sliding window, so a
 /// slow transfer never holds up the start of the next one (no barrier batches).
 /// The first error cancels the rest and is rethrown.
@@ -23,5 +25,64 @@ public func forEachConcurrently<Item: Sendable, Result: Sendable>(
             }
         }
         return results.compactMap { $0 }
+    }
+}
+
+/// A bound on the requests in flight shared by every transfer of one operation: the
+/// partitions of a pull (their index reads, then their downloads) or the uploads and
+/// commits of a push draw from one window, so no partition waits for another to finish
+/// (no barrier between them) and the total in flight never exceeds `width`.
+public final class TransferWindow: Sendable {
+    public let width: Int
+    private struct State {
+        var free: Int
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state: Mutex<State>
+
+    public init(width: Int) {
+        self.width = max(1, width)
+        state = Mutex(State(free: max(1, width)))
+    }
+
+    /// Runs `body` holding one of the window's slots (waiting for one first).
+    public func withSlot<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        await acquire()
+        defer { release() }
+        try Task.checkCancellation()
+        return try await body()
+    }
+
+    /// Runs `body` over `items`, each holding a slot while it runs; results in order.
+    public func forEach<Item: Sendable, Result: Sendable>(
+        _ items: [Item], _ body: @escaping @Sendable (Item) async throws -> Result
+    ) async throws -> [Result] {
+        try await forEachConcurrently(items, limit: width) { item in try await self.withSlot { try await body(item) } }
+    }
+
+    private func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let granted = state.withLock { state -> Bool in
+                guard state.free > 0 else {
+                    state.waiting.append(continuation)
+                    return false
+                }
+                state.free -= 1
+                return true
+            }
+            if granted { continuation.resume() }
+        }
+    }
+
+    private func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.waiting.isEmpty else {
+                state.free += 1
+                return nil
+            }
+            // The slot passes straight to the first waiter.
+            return state.waiting.removeFirst()
+        }
+        next?.resume()
     }
 }
