@@ -1,11 +1,40 @@
 #!/usr/bin/env bash
 # Runs the S3 sync benchmarks against a local S3-compatible server (started and stopped here).
-# SWAMP_BENCH_CONFIGURATION=release for optimised timings (a first release build takes ~9 min).
+#
+#   bash scripts/bench.sh            the sync service in-process: requests, bytes, times (SwampBench)
+#   bash scripts/bench.sh network    the swamp CLI against rclone and `aws s3 sync` on the same
+#                                    data, through a proxy adding 0, 20 and 80 ms per request
+#                                    (scripts/bench-network.py; installs rclone if missing)
+#
+# SWAMP_BENCH_CONFIGURATION=release for optimised timings (the default for `network`; a first
+# release build takes ~9 min). SWAMP_BENCH_RUNS sets the repetitions (default 5);
+# SWAMP_BENCH_DELAYS the delays of `network` (default 0,20,80); SWAMP_BENCH_BASELINE another
+# swamp binary (an earlier commit's release build) to measure beside this one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-configuration="${SWAMP_BENCH_CONFIGURATION:-debug}"
-swift build -c "$configuration" --product SwampBench >&2
+mode="${1:-sync}"
+case "$mode" in
+  sync) configuration="${SWAMP_BENCH_CONFIGURATION:-debug}" ;;
+  network) configuration="${SWAMP_BENCH_CONFIGURATION:-release}" ;;
+  *) echo "usage: scripts/bench.sh [sync|network]" >&2; exit 2 ;;
+esac
+if [ "$mode" = network ] && ! command -v rclone >/dev/null; then
+  echo "installing rclone (Debian package) for the comparison" >&2
+  { apt-get update -qq && apt-get install -y -qq rclone; } >/dev/null
+fi
+if [ "$mode" = network ]; then
+  swift build -c "$configuration" --product swamp >&2
+else
+  swift build -c "$configuration" --product SwampBench >&2
+fi
+bin="$(swift build -c "$configuration" --show-bin-path)"
 source scripts/s3-server.sh
 trap stop_s3_servers EXIT
-echo "configuration: $configuration; server: moto (serialised), loopback; runs: ${SWAMP_BENCH_RUNS:-5}" >&2
-SWAMP_BENCH_S3_ENDPOINT="$SWAMP_TEST_S3_ENDPOINT" "$(swift build -c "$configuration" --show-bin-path)/SwampBench"
+echo "mode: $mode; configuration: $configuration; server: moto (serialised), loopback; runs: ${SWAMP_BENCH_RUNS:-5}" >&2
+if [ "$mode" = network ]; then
+  python3 scripts/bench-network.py --swamp "$bin/swamp" --endpoint "$SWAMP_TEST_S3_ENDPOINT" \
+    --runs "${SWAMP_BENCH_RUNS:-5}" --delays "${SWAMP_BENCH_DELAYS:-0,20,80}" \
+    ${SWAMP_BENCH_BASELINE:+--baseline "$SWAMP_BENCH_BASELINE"}
+else
+  SWAMP_BENCH_S3_ENDPOINT="$SWAMP_TEST_S3_ENDPOINT" "$bin/SwampBench"
+fi

@@ -28,6 +28,19 @@ import Testing
         #expect(policy.delay(afterAttempt: 3, jitter: 0) == .zero)
     }
 
+    @Test func retriesAreBoundedInTimeAsWellAsAttempts() {
+        let policy = RetryPolicy(maxAttempts: 5, maxElapsed: .seconds(30), maxElapsedUnreachable: .seconds(2))
+        // Attempts first.
+        #expect(policy.allowsRetry(afterAttempt: 4, elapsed: .zero, delay: .zero, unreachable: false))
+        #expect(!policy.allowsRetry(afterAttempt: 5, elapsed: .zero, delay: .zero, unreachable: false))
+        // A server that answers (5xx, throttling) gets 30 s, the wait before the retry included.
+        #expect(policy.allowsRetry(afterAttempt: 2, elapsed: .seconds(29), delay: .seconds(1), unreachable: false))
+        #expect(!policy.allowsRetry(afterAttempt: 2, elapsed: .seconds(29), delay: .milliseconds(1001), unreachable: false))
+        // One that cannot be reached gets 2 s.
+        #expect(policy.allowsRetry(afterAttempt: 2, elapsed: .seconds(1), delay: .milliseconds(500), unreachable: true))
+        #expect(!policy.allowsRetry(afterAttempt: 2, elapsed: .seconds(1), delay: .milliseconds(1500), unreachable: true))
+    }
+
     @Test func errorsParseAndClassify() {
         let body = Data("<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>bad sig</Message></Error>".utf8)
         let error = S3Client.error(for: S3Client.Response(status: 403, headers: [:], body: body), operation: "GET k")

@@ -30,10 +30,16 @@ struct S3ErrorCodeTests {
         #expect((error["hint"] as? String)?.contains("aws s3 mb") == true, "\(error)")
     }
 
-    @Test func aRefusedConnectionIsConnectionFailed() async throws {
+    /// Within seconds (retries bounded at 2 s for a server that cannot be reached), saying how
+    /// many attempts were made and for how long.
+    @Test func aRefusedConnectionIsConnectionFailedWithinSeconds() async throws {
+        let started = ContinuousClock.now
         let error = try await Self.setupError(#"{"bucket":"some-bucket","endpoint":"http://127.0.0.1:1","forcePathStyle":true}"#)
+        let elapsed = ContinuousClock.now - started
         #expect(error["code"] as? String == "connection_failed", "\(error)")
         #expect((error["hint"] as? String)?.contains("endpoint") == true, "\(error)")
+        #expect((error["message"] as? String)?.contains("attempts in") == true, "\(error)")
+        #expect(elapsed < .seconds(10), "took \(elapsed)")
     }
 
     @Test func noCredentialsAnywhereIsMissingCredentials() async throws {
@@ -72,5 +78,9 @@ struct S3ErrorCodeTests {
             #"{"bucket":"some-bucket","endpoint":"\#(proxy.endpoint)","forcePathStyle":true,"requestTimeoutMs":1000}"#)
         #expect(error["code"] as? String == expected, "\(error)")
         #expect(error["hint"] is String, "\(error)")
+        if expected != "timeout" {
+            // Retried (5 attempts, within the 30 s budget), and the message says so.
+            #expect((error["message"] as? String)?.contains("gave up after 5 attempts in") == true, "\(error)")
+        }
     }
 }

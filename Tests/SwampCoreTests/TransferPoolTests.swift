@@ -17,6 +17,38 @@ import Testing
     }
 }
 
+@Suite struct TransferWindowTests {
+    /// Three operations at once, one window of 4: never more than 4 in flight in all, every
+    /// operation completes, each with its results in order.
+    @Test func oneWindowBoundsEverythingDrawnFromIt() async throws {
+        let window = TransferWindow(width: 4)
+        let counter = InFlight()
+        let results = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for batch in 0..<3 {
+                group.addTask {
+                    try await window.forEach(Array(0..<15)) { item -> Int in
+                        await counter.enter()
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 1...4)))
+                        await counter.leave()
+                        return batch * 100 + item
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(results) == Set((0..<3).map { batch in (0..<15).map { batch * 100 + $0 } }))
+        #expect(await counter.maximum == 4)
+    }
+
+    /// A slot is handed back when its body throws, so a failure never shrinks the window.
+    @Test func aFailingBodyGivesItsSlotBack() async throws {
+        let window = TransferWindow(width: 1)
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) { try await window.withSlot { throw Boom() } }
+        #expect(try await window.withSlot { 7 } == 7)
+    }
+}
+
 actor InFlight {
     private var current = 0
     private(set) var maximum = 0

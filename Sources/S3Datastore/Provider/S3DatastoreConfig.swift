@@ -1,4 +1,5 @@
 import Foundation
+import S3Client
 import SwampContracts
 
 /// The `config` of an `s3` datastore.
@@ -83,8 +84,10 @@ public struct S3DatastoreConfig: Sendable, Equatable {
             guard case .bool(let flag) = value else { throw invalid("datastore.config.forcePathStyle must be true or false, not \(value.typeName)") }
             result.forcePathStyle = flag
         }
-        result.pullConcurrency = try positive("pullConcurrency") ?? result.pullConcurrency
-        result.pushConcurrency = try positive("pushConcurrency") ?? result.pushConcurrency
+        // More than the connections kept per endpoint would only queue.
+        let connections = Double(S3Client.maximumConnectionsPerHost)
+        result.pullConcurrency = try positive("pullConcurrency", upTo: connections) ?? result.pullConcurrency
+        result.pushConcurrency = try positive("pushConcurrency", upTo: connections) ?? result.pushConcurrency
         result.requestTimeoutMs = try positive("requestTimeoutMs") ?? result.requestTimeoutMs
         result.minThroughputBytesPerSecond = try positive("minThroughputBytesPerSecond", upTo: 1e10) ?? result.minThroughputBytesPerSecond
         result.maxIndexBytes = try positive("maxIndexBytes", upTo: Double(1 << 31)) ?? result.maxIndexBytes

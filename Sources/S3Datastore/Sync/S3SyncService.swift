@@ -64,17 +64,27 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     /// The transfers of one operation (`phase`: pull, push, delete): one window of `width`
     /// requests in flight shared by all of them, progress counted across every partition.
     func transfers(_ phase: String, width: Int) -> Transfers {
-        Transfers(window: TransferWindow(width: width), progress: progressHandler.withLock { $0 }.map { ProgressTally(phase: phase, report: $0) })
+        Transfers(
+            window: TransferWindow(width: width), large: TransferWindow(width: min(width, Transfers.largeInFlight)),
+            progress: progressHandler.withLock { $0 }.map { ProgressTally(phase: phase, report: $0) })
     }
 
     /// Runs `body` over `items` in the operation's window, reporting progress as each completes.
+    /// Items of `Transfers.largeBytes` or more (by `bytes`) also take a slot of the narrower
+    /// window for large ones: their bodies are held in memory while in flight.
     func transfer<Item: Sendable, Result: Sendable>(
-        _ items: [Item], in transfers: Transfers, _ body: @escaping @Sendable (Item) async throws -> Result
+        _ items: [Item], in transfers: Transfers, bytes: @escaping @Sendable (Item) -> Int64 = { _ in 0 },
+        _ body: @escaping @Sendable (Item) async throws -> Result
     ) async throws -> [Result] {
         guard !items.isEmpty else { return [] }
         transfers.progress?.expect(items.count)
-        return try await transfers.window.forEach(items) { item in
-            let result = try await body(item)
+        return try await forEachConcurrently(items, limit: transfers.window.width) { item in
+            let result: Result
+            if bytes(item) >= Transfers.largeBytes {
+                result = try await transfers.large.withSlot { try await transfers.window.withSlot { try await body(item) } }
+            } else {
+                result = try await transfers.window.withSlot { try await body(item) }
+            }
             transfers.progress?.completed()
             return result
         }
@@ -144,8 +154,14 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
 
 /// The shared window and progress of one operation's transfers.
 struct Transfers: Sendable {
+    /// Every request of the operation.
     let window: TransferWindow
+    /// Large objects, whose bodies are in memory while in flight, four at a time at most.
+    let large: TransferWindow
     let progress: ProgressTally?
+
+    static let largeBytes: Int64 = 8 << 20
+    static let largeInFlight = 4
 }
 
 /// Progress of one operation across partitions: the total grows as each partition is planned.
