@@ -197,7 +197,7 @@ extension S3SyncService {
         }
         for path in plan.forgotten { files[path] = nil }
         for unit in plan.lazyDirectories.sorted() { try AtomicFile.makeDirectories(cache.absolute(unit)) }
-        let results = try await transfer(plan.downloads, in: transfers, bytes: { $0.entry.size }) {
+        let results = try await transfer(plan.downloads, in: transfers, sizes: plan.downloads.map(\.entry.size)) {
             item -> (String, SyncSidecar.FileRecord?) in
             do {
                 return (item.path, try await self.download(item.path, expected: item.entry))

@@ -45,7 +45,7 @@ extension S3SyncService {
         // 1. Uploads, in one bounded sliding window.
         let uploads = plans.flatMap(\.uploads)
         let pushing = transfers("push", width: settings.pushConcurrency)
-        let results = try await transfer(uploads, in: pushing, bytes: { $0.size }) { upload -> (PushPlan.Upload, UploadResult) in
+        let results = try await transfer(uploads, in: pushing, sizes: uploads.map(\.size)) { upload -> (PushPlan.Upload, UploadResult) in
             if let lost = fence?.lostError() { throw lost }
             return (upload, try await self.upload(upload))
         }

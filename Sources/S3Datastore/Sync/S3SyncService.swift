@@ -70,17 +70,17 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     }
 
     /// Runs `body` over `items` in the operation's window, reporting progress as each completes.
-    /// Items of `Transfers.largeBytes` or more (by `bytes`) also take a slot of the narrower
-    /// window for large ones: their bodies are held in memory while in flight.
+    /// Items of `Transfers.largeBytes` or more (`sizes`, in the order of `items`) also take a
+    /// slot of the narrower window for large ones: their bodies are in memory while in flight.
     func transfer<Item: Sendable, Result: Sendable>(
-        _ items: [Item], in transfers: Transfers, bytes: @escaping @Sendable (Item) -> Int64 = { _ in 0 },
-        _ body: @escaping @Sendable (Item) async throws -> Result
+        _ items: [Item], in transfers: Transfers, sizes: [Int64] = [], _ body: @escaping @Sendable (Item) async throws -> Result
     ) async throws -> [Result] {
         guard !items.isEmpty else { return [] }
         transfers.progress?.expect(items.count)
-        return try await forEachConcurrently(items, limit: transfers.window.width) { item in
+        return try await forEachConcurrently(Array(items.indices), limit: transfers.window.width) { index in
+            let item = items[index]
             let result: Result
-            if bytes(item) >= Transfers.largeBytes {
+            if index < sizes.count, sizes[index] >= Transfers.largeBytes {
                 result = try await transfers.large.withSlot { try await transfers.window.withSlot { try await body(item) } }
             } else {
                 result = try await transfers.window.withSlot { try await body(item) }
