@@ -114,4 +114,48 @@ struct S3LockFaultTests {
         try await second.release()
         #expect(try await fixture.stored() == nil)
     }
+
+    /// The commit fence reads the lock only once its lease (half a TTL from the send of our
+    /// last write that landed) may have run out; a heartbeat renews the lease; and past the
+    /// lease a lock taken over is found lost by the read.
+    @Test func theFenceReadsTheLockOnlyPastItsLease() async throws {
+        let fixture = try await Fixture.make()
+        defer { fixture.remove() }
+        // No heartbeat during the test: the lease ends 1 s after the acquire was sent.
+        let lock = try fixture.lock(ttl: .seconds(2), heartbeat: .seconds(60))
+        try await lock.acquire()
+        let fence = CommitFence.holding([lock])
+        try await fixture.proxy.clearLog()
+        try await fence.check()
+        #expect(try await fixture.proxy.log().isEmpty, "a fresh lease needs no request")
+
+        try await Task.sleep(for: .milliseconds(1200))
+        try await fence.check()
+        #expect(try await fixture.proxy.log().map(\.method) == ["GET"], "past the lease the fence reads the lock")
+
+        // Taken over behind our back (the record replaced with another holder's).
+        let other = LockInfo(holder: "other", hostname: "h", pid: 1, acquiredAt: Date(), ttlMs: 30_000, nonce: "someone-else")
+        _ = try await fixture.bucket.client().put(
+            fixture.provider.remote.lockKey(.global), data: try JSONEncoder.lock.encode(other), contentType: "application/json")
+        await #expect(throws: LockError.self) { try await fence.check() }
+        #expect(lock.heldUntil == nil, "a lost lock has no lease")
+    }
+
+    /// A heartbeat that lands moves the lease on.
+    @Test func aHeartbeatRenewsTheLease() async throws {
+        let fixture = try await Fixture.make()
+        defer { fixture.remove() }
+        let lock = try fixture.lock(ttl: .seconds(2), heartbeat: .milliseconds(300))
+        try await lock.acquire()
+        let first = try #require(lock.heldUntil)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while let current = lock.heldUntil, current == first, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let later = try #require(lock.heldUntil)
+        #expect(later >= first + .milliseconds(300), "a heartbeat (sent 300 ms or more after the acquire) renewed it")
+        #expect(try await fixture.proxy.log().contains { $0.method == "PUT" && $0.status == 200 && $0.path.contains("_swamp/locks/") })
+        try await lock.release()
+        #expect(lock.heldUntil == nil)
+    }
 }

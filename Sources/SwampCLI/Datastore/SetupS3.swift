@@ -12,7 +12,7 @@ struct SetupS3: SwampCommand {
             repository as it was, and running it again is safe.
 
             Config fields: bucket (required), prefix, region, endpoint, forcePathStyle, pullConcurrency, \
-            pushConcurrency (default 8 each), requestTimeoutMs (one request, its body included; default \
+            pushConcurrency (requests in flight, default 32 each, at most 64), requestTimeoutMs (one request, its body included; default \
             30000), minThroughputBytesPerSecond (large transfers get size/this more; default 262144), \
             maxIndexBytes (the largest index read from the bucket; default 67108864). Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY \
             (/AWS_SESSION_TOKEN) or AWS_PROFILE with ~/.aws/credentials.
