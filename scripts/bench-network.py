@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The latency benchmark: swamp, rclone and `aws s3 sync` on the same data, in the same run,
-through a proxy that adds a fixed delay to every request (scripts/fault-proxy.py in front of
-the S3 test server), at each delay given.
+through a proxy that adds a fixed delay to every request, and twice that to every new
+connection (its TCP and TLS handshakes; scripts/fault-proxy.py in front of the S3 test server),
+at each delay given.
 
 Usage: bench-network.py --swamp PATH --endpoint URL [--delays 0,20,80] [--runs 5]
                         [--models 40] [--versions 6] [--bytes 8192] [--transfers 16]
@@ -58,7 +59,9 @@ class Proxy:
             return response.read()
 
     def delay(self, ms):
-        rules = [{"action": "delay", "ms": ms, "count": -1}] if ms else []
+        """`ms` on every request, and twice that on every new connection (a TCP and a TLS 1.3
+        handshake, a round trip each)."""
+        rules = [{"action": "delay", "ms": ms, "count": -1}, {"action": "connect_delay", "ms": 2 * ms}] if ms else []
         self.control("POST", "rules", json.dumps(rules).encode())
 
     def clear(self):

@@ -24,6 +24,8 @@ matches requests whose method equals `method` (any when absent) and whose path m
   drop_response  forward, then close the connection without answering (the response is lost)
   hold           wait until /__proxy/release (or `timeout` s, default 120), then forward
   delay          wait `ms` milliseconds, then forward
+  connect_delay  (not per request) every new client connection waits `ms` milliseconds before its
+                 first request is read: the cost of TCP and TLS handshakes on a real network
   signal         send `signal` (KILL, STOP, TERM, INT) to `pid`; then `then`: "close" (default),
                  "hold" or "forward"; with "when": "after", forward first and signal before answering
   trickle        forward, then send the response body at `rate` bytes per second
@@ -69,6 +71,8 @@ def main() -> None:
         """The rule that affects this request (counting matches), or None. Holds `lock`."""
         chosen = None
         for rule in state["rules"]:
+            if rule.get("action") == "connect_delay":
+                continue
             if rule.get("method") and rule["method"] != method:
                 continue
             if rule.get("path") and not re.search(rule["path"], path):
@@ -101,6 +105,9 @@ def main() -> None:
             with lock:
                 state["connections"] = state.get("connections", 0) + 1
                 self._connection = state["connections"]
+                handshake = next((r.get("ms", 0) for r in state["rules"] if r.get("action") == "connect_delay"), 0)
+            if handshake:
+                time.sleep(handshake / 1000)
 
         def _record(self, status, fault):
             entry = {"method": self.command, "path": self.path, "status": status, "fault": fault}
