@@ -8,6 +8,7 @@ Usage: bench-network.py --swamp PATH --endpoint URL [--delays 0,20,80] [--runs 5
                         [--models 40] [--versions 6] [--bytes 8192] [--transfers 16]
                         [--baseline PATH]   (another swamp binary, e.g. an earlier commit's,
                                              measured beside it as "swamp (baseline)")
+                        [--handshakes 2]    (round trips each new connection costs; 0: none)
 
 Scenarios, each timed `--runs` times (medians and min–max reported):
 - cold pull: an empty cache/directory pulls the whole bucket;
@@ -41,7 +42,8 @@ def log(message):
 class Proxy:
     """fault-proxy.py in front of the server, with a `delay` rule on every request."""
 
-    def __init__(self, upstream, scratch):
+    def __init__(self, upstream, scratch, handshakes=2):
+        self.handshakes = handshakes
         info = os.path.join(scratch, "proxy.info")
         self.process = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "fault-proxy.py"), "--upstream", upstream, "--info-file", info],
@@ -59,9 +61,9 @@ class Proxy:
             return response.read()
 
     def delay(self, ms):
-        """`ms` on every request, and twice that on every new connection (a TCP and a TLS 1.3
-        handshake, a round trip each)."""
-        rules = [{"action": "delay", "ms": ms, "count": -1}, {"action": "connect_delay", "ms": 2 * ms}] if ms else []
+        """`ms` on every request, and `handshakes` × `ms` on every new connection (TCP and TLS
+        1.3 handshakes: a round trip each)."""
+        rules = [{"action": "delay", "ms": ms, "count": -1}, {"action": "connect_delay", "ms": self.handshakes * ms}] if ms else []
         self.control("POST", "rules", json.dumps(rules).encode())
 
     def clear(self):
@@ -88,7 +90,7 @@ class Bench:
         self.args = args
         self.scratch = tempfile.mkdtemp(prefix="swamp-bench-net.")
         self.bucket = f"bench-{uuid.uuid4().hex[:16]}"
-        self.proxy = Proxy(args.endpoint, self.scratch)
+        self.proxy = Proxy(args.endpoint, self.scratch, args.handshakes)
         self.base_env = {
             "PATH": os.environ["PATH"], "HOME": self.scratch, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
@@ -202,9 +204,10 @@ class Bench:
             for tool, command in (("rclone", self.rclone), ("aws-cli", self.aws)):
                 record("no-op pull", tool, self.timed(command(os.path.join(self.scratch, f"{tool}-dir"))))
             # A model run on a model nobody changed (B's cache is up to date with it).
-            for label, binary, user in self.swamps():
+            # Each swamp runs a model of its own, so that neither pulls the other's new version.
+            for index, (label, binary, user) in enumerate(self.swamps()):
                 record("model run (unchanged model)", label,
-                       self.timed_swamp(user, "model", "method", "run", f"m{self.args.models - 1}", "execute", binary=binary))
+                       self.timed_swamp(user, "model", "method", "run", f"m{self.args.models - 1 - index}", "execute", binary=binary))
         return results
 
 
@@ -223,6 +226,7 @@ def main():
     parser.add_argument("--bytes", type=int, default=8192)
     parser.add_argument("--transfers", type=int, default=16)
     parser.add_argument("--baseline")
+    parser.add_argument("--handshakes", type=int, default=2, help="round trips added to each new connection (0: requests only)")
     args = parser.parse_args()
     for tool in ("rclone", "aws"):
         if shutil.which(tool) is None:
@@ -236,6 +240,7 @@ def main():
         aws_version = bench.run(["aws", "--version"]).stdout.decode().strip() or bench.run(["aws", "--version"]).stderr.decode().strip()
         print(f"Data: {bench.objects} objects ({args.models} models x {args.versions} versions, {args.bytes}-byte outputs, "
               f"with their metadata, output records and the index). Runs: {args.runs} per cell, medians (min–max).")
+        print(f"Latency: the delay on every request, and {args.handshakes} × the delay on every new connection.")
         print(f"Peers: {rclone_version} (`--fast-list --checksum --transfers {args.transfers}`), {aws_version} (`aws s3 sync`, defaults).\n")
         for delay in [int(d) for d in args.delays.split(",")]:
             results = bench.measure(delay)

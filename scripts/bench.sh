@@ -9,7 +9,8 @@
 # SWAMP_BENCH_CONFIGURATION=release for optimised timings (the default for `network`; a first
 # release build takes ~9 min). SWAMP_BENCH_RUNS sets the repetitions (default 5);
 # SWAMP_BENCH_DELAYS the delays of `network` (default 0,20,80); SWAMP_BENCH_BASELINE another
-# swamp binary (an earlier commit's release build) to measure beside this one.
+# swamp binary (an earlier commit's release build) to measure beside this one;
+# SWAMP_BENCH_HANDSHAKES the round trips a new connection costs (default 2; 0: per request only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-sync}"
@@ -34,7 +35,7 @@ echo "mode: $mode; configuration: $configuration; server: moto (serialised), loo
 if [ "$mode" = network ]; then
   python3 scripts/bench-network.py --swamp "$bin/swamp" --endpoint "$SWAMP_TEST_S3_ENDPOINT" \
     --runs "${SWAMP_BENCH_RUNS:-5}" --delays "${SWAMP_BENCH_DELAYS:-0,20,80}" \
-    ${SWAMP_BENCH_BASELINE:+--baseline "$SWAMP_BENCH_BASELINE"}
+    --handshakes "${SWAMP_BENCH_HANDSHAKES:-2}" ${SWAMP_BENCH_BASELINE:+--baseline "$SWAMP_BENCH_BASELINE"}
 else
   SWAMP_BENCH_S3_ENDPOINT="$SWAMP_TEST_S3_ENDPOINT" "$bin/SwampBench"
 fi

@@ -43,15 +43,19 @@ struct Bucket {
     func create() async throws { try await provider("admin").client.createBucket() }
 }
 
-/// Writes `files` files of ~5 KB spread over `models` models into a cache, marked dirty.
+/// Writes `filesPerModel` versions of ~5 KB spread over `models` models into a cache, marked
+/// dirty: each a `raw` (returned) and its small `metadata.yaml` (a version without one is
+/// half-written, and not pushed).
 func populate(_ sync: S3SyncService, root: String, models: [ModelRef], filesPerModel: Int) throws -> [String] {
     var paths: [String] = []
     for model in models {
         for index in 0..<filesPerModel {
-            let rel = "data/\(model.modelType)/\(model.modelId)/item\(index)/1/raw"
-            try sync.markDirty(.path(rel))
-            try AtomicFile.write(Data((0..<5120).map { _ in UInt8.random(in: 0...255) }), to: "\(root)/\(rel)")
-            paths.append(rel)
+            let version = "data/\(model.modelType)/\(model.modelId)/item\(index)/1"
+            try sync.markDirty(.path("\(version)/metadata.yaml"))
+            try AtomicFile.write(Data("name: item\(index)\nversion: 1\n".utf8), to: "\(root)/\(version)/metadata.yaml")
+            try sync.markDirty(.path("\(version)/raw"))
+            try AtomicFile.write(Data((0..<5120).map { _ in UInt8.random(in: 0...255) }), to: "\(root)/\(version)/raw")
+            paths.append("\(version)/raw")
         }
     }
     return paths
@@ -102,66 +106,71 @@ func seeded() async throws -> (Bucket, S3Provider, S3SyncService, [ModelRef], [S
 }
 
 var rows: [(String, [Measurement])] = []
-rows.append(
-    try await scenario("push cold (1000 files)") {
-        let bucket = Bucket()
-        try await bucket.create()
-        let a = try bucket.provider("a")
-        let sync = a.makeSyncService()
-        _ = try populate(sync, root: a.cacheRoot, models: models(50), filesPerModel: 20)
-        return (sync, { _ = try await sync.pushChanged(nil) })
-    })
-rows.append(
-    try await scenario("push 1 modified") {
-        let (_, a, sync, _, paths) = try await seeded()
-        try rewrite(sync, root: a.cacheRoot, paths.prefix(1))
-        return (sync, { _ = try await sync.pushChanged(nil) })
-    })
-rows.append(
-    try await scenario("no-op push") {
-        let (_, _, sync, _, _) = try await seeded()
-        return (sync, { _ = try await sync.pushChanged(nil) })
-    })
-rows.append(
-    try await scenario("push 250 dirty") {
-        let (_, a, sync, _, paths) = try await seeded()
-        try rewrite(sync, root: a.cacheRoot, paths.shuffled().prefix(250))
-        return (sync, { _ = try await sync.pushChanged(nil) })
-    })
-rows.append(
-    try await scenario("pull cold (1000 files)") {
-        let (bucket, _, _, _, _) = try await seeded()
-        let b = try bucket.provider("b").makeSyncService()
-        return (b, { _ = try await b.pullChanged(nil) })
-    })
-rows.append(
-    try await scenario("pull 1 changed") {
-        let (bucket, a, sync, _, paths) = try await seeded()
-        let b = try bucket.provider("b").makeSyncService()
-        _ = try await b.pullChanged(nil)
-        try rewrite(sync, root: a.cacheRoot, paths.prefix(1))
-        _ = try await sync.pushChanged(nil)
-        return (b, { _ = try await b.pullChanged(nil) })
-    })
-rows.append(
-    try await scenario("no-op pull") {
-        let (bucket, _, _, _, _) = try await seeded()
-        let b = try bucket.provider("b").makeSyncService()
-        _ = try await b.pullChanged(nil)
-        return (b, { _ = try await b.pullChanged(nil) })
-    })
-rows.append(
-    try await scenario("scoped pull 1 of 50 (cold)") {
-        let (bucket, _, _, refs, _) = try await seeded()
-        let b = try bucket.provider("b").makeSyncService()
-        return (b, { _ = try await b.pullChanged(.scoped(to: [refs[7]])) })
-    })
-rows.append(
-    try await scenario("lazy pull cold (1000 files)") {
-        let (bucket, _, _, _, _) = try await seeded()
-        let b = try bucket.provider("b", hydration: .lazy).makeSyncService()
-        return (b, { _ = try await b.pullChanged(nil) })
-    })
+/// `SWAMP_BENCH_ONLY=sweep`: only the sweep of model runs (`SWAMP_BENCH_SWEEP`: the sizes, default 10,100,1000).
+let onlySweep = Bench.environment["SWAMP_BENCH_ONLY"] == "sweep"
+if !onlySweep {
+    rows.append(
+        try await scenario("push cold (1000 files)") {
+            let bucket = Bucket()
+            try await bucket.create()
+            let a = try bucket.provider("a")
+            let sync = a.makeSyncService()
+            _ = try populate(sync, root: a.cacheRoot, models: models(50), filesPerModel: 20)
+            return (sync, { _ = try await sync.pushChanged(nil) })
+        })
+    rows.append(
+        try await scenario("push 1 modified") {
+            let (_, a, sync, _, paths) = try await seeded()
+            try rewrite(sync, root: a.cacheRoot, paths.prefix(1))
+            return (sync, { _ = try await sync.pushChanged(nil) })
+        })
+    rows.append(
+        try await scenario("no-op push") {
+            let (_, _, sync, _, _) = try await seeded()
+            return (sync, { _ = try await sync.pushChanged(nil) })
+        })
+    rows.append(
+        try await scenario("push 250 dirty") {
+            let (_, a, sync, _, paths) = try await seeded()
+            try rewrite(sync, root: a.cacheRoot, paths.shuffled().prefix(250))
+            return (sync, { _ = try await sync.pushChanged(nil) })
+        })
+    rows.append(
+        try await scenario("pull cold (1000 files)") {
+            let (bucket, _, _, _, _) = try await seeded()
+            let b = try bucket.provider("b").makeSyncService()
+            return (b, { _ = try await b.pullChanged(nil) })
+        })
+    rows.append(
+        try await scenario("pull 1 changed") {
+            let (bucket, a, sync, _, paths) = try await seeded()
+            let b = try bucket.provider("b").makeSyncService()
+            _ = try await b.pullChanged(nil)
+            try rewrite(sync, root: a.cacheRoot, paths.prefix(1))
+            _ = try await sync.pushChanged(nil)
+            return (b, { _ = try await b.pullChanged(nil) })
+        })
+    rows.append(
+        try await scenario("no-op pull") {
+            let (bucket, _, _, _, _) = try await seeded()
+            let b = try bucket.provider("b").makeSyncService()
+            _ = try await b.pullChanged(nil)
+            return (b, { _ = try await b.pullChanged(nil) })
+        })
+    rows.append(
+        try await scenario("scoped pull 1 of 50 (cold)") {
+            let (bucket, _, _, refs, _) = try await seeded()
+            let b = try bucket.provider("b").makeSyncService()
+            return (b, { _ = try await b.pullChanged(.scoped(to: [refs[7]])) })
+        })
+    rows.append(
+        try await scenario("lazy pull cold (1000 files)") {
+            let (bucket, _, _, _, _) = try await seeded()
+            let b = try bucket.provider("b", hydration: .lazy).makeSyncService()
+            return (b, { _ = try await b.pullChanged(nil) })
+        })
+
+}
 
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
@@ -177,15 +186,18 @@ func format(_ name: String, _ results: [Measurement]) -> String {
         + String(format: "%.3f | %.3f–%.3f |", median(timings), timings.min() ?? 0, timings.max() ?? 0)
 }
 
-print("| operation | requests | by kind | bytes up | bytes down | median s | range s |")
-print("|---|---|---|---|---|---|---|")
-for (name, results) in rows { print(format(name, results)) }
+if !onlySweep {
+    print("| operation | requests | by kind | bytes up | bytes down | median s | range s |")
+    print("|---|---|---|---|---|---|---|")
+    for (name, results) in rows { print(format(name, results)) }
+}
 
 // Sweep: one scoped model run (locks + scoped pull + 3 files written + scoped push) in repositories of N models.
 print("")
 print("| models in bucket | requests per scoped run | by kind | median s |")
 print("|---|---|---|---|")
-for size in [10, 100, 1000] {
+let sizes = (Bench.environment["SWAMP_BENCH_SWEEP"] ?? "10,100,1000").split(separator: ",").compactMap { Int($0) }
+for size in sizes {
     let bucket = Bucket()
     try await bucket.create()
     let a = try bucket.provider("a")
