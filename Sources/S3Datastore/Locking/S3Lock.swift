@@ -236,13 +236,11 @@ public final class S3Lock: DistributedLock {
         } catch let error as S3Error where error.code == .preconditionFailed || error.code == .noSuchKey {
             let current = try? await read()
             if let current, current.info.nonce == held.nonce, let etag = current.etag {
-                // A retried refresh whose first attempt had landed: still ours.
-                state.withLock {
-                    if $0.held?.nonce == held.nonce {
-                        $0.etag = etag
-                        $0.confirmed = sent
-                    }
-                }
+                // Still ours: a write of ours landed whose response we did not get — this beat's
+                // first attempt, or an earlier beat's (the nonce is the same for every beat). Which
+                // one, and so when it was sent, is unknown: the lease is not moved on (only a beat
+                // whose own response came back does that), so the fence reads the lock sooner.
+                state.withLock { if $0.held?.nonce == held.nonce { $0.etag = etag } }
                 return true
             }
             let lost = LockMessages.lost(key, now: current?.info)

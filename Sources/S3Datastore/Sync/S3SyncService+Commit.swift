@@ -54,7 +54,7 @@ extension S3SyncService {
             }
             let orphans = collisions.filter { !claim.taken.contains($0.upload.unit) }
             guard !orphans.isEmpty else { return claim }
-            try await fence?.check()
+            try await fence?.verify()
             var fencedIndex = index
             fencedIndex.fence = UUID().uuidString.lowercased()
             do {
@@ -190,8 +190,9 @@ extension S3SyncService {
                     etag = nil
                 }
                 stale = true
-                // Whoever wrote it, we go on only while we still hold our locks.
-                try await fence?.check()
+                // Whoever wrote it, we go on only while we still hold our locks — read, not
+                // trusted from the lease: a refused commit is when a successor may exist.
+                try await fence?.verify()
                 try await ensureObjectsExist(plan.uploads.filter { !dropped.contains($0.unit) && base.entries[$0.path] == nil }.map(\.path))
                 try await Task.sleep(for: .milliseconds(Int.random(in: 5...(20 * attempt))))
             }

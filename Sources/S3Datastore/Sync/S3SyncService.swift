@@ -118,13 +118,10 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         return try ContentHash.sha256(ofFile: absolute).sha256
     }
 
+    /// Removes the directories above `path` that are now empty, up to `root` (never a
+    /// directory another partition's pull is writing into: see ``AtomicFile/removeEmptyDirectories(from:upTo:)``).
     static func removeEmptyParents(of path: String, upTo root: String) {
-        var directory = (path as NSString).deletingLastPathComponent
-        while directory.count > root.count, directory.hasPrefix(root) {
-            guard (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty == true else { return }
-            try? FileManager.default.removeItem(atPath: directory)
-            directory = (directory as NSString).deletingLastPathComponent
-        }
+        AtomicFile.removeEmptyDirectories(from: (path as NSString).deletingLastPathComponent, upTo: root)
     }
 
     static func milliseconds(_ duration: Duration) -> Double {

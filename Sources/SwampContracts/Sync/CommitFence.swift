@@ -6,13 +6,21 @@
 /// each transfer, so that a holder whose heartbeat found its lock gone stops before its
 /// next remote write.
 public struct CommitFence: Sendable {
-    /// Verifies against the lock storage that every lock is still held; throws ``LockError`` if not.
+    /// Verifies that every lock is still held; throws ``LockError`` if not. A lock within its
+    /// lease may be trusted without a read.
     public let check: @Sendable () async throws -> Void
+    /// Verifies against the lock storage itself, lease or not: for the moments that suggest a
+    /// successor may exist (a commit refused with `412`, orphans about to be claimed).
+    public let verify: @Sendable () async throws -> Void
     /// The loss a heartbeat already recorded, if any (no I/O).
     public let lostError: @Sendable () -> (any Error)?
 
-    public init(check: @escaping @Sendable () async throws -> Void, lostError: @escaping @Sendable () -> (any Error)?) {
+    public init(
+        check: @escaping @Sendable () async throws -> Void, verify: (@Sendable () async throws -> Void)? = nil,
+        lostError: @escaping @Sendable () -> (any Error)?
+    ) {
         self.check = check
+        self.verify = verify ?? check
         self.lostError = lostError
     }
 
@@ -30,6 +38,7 @@ public struct CommitFence: Sendable {
                     try await lock.checkHeld()
                 }
             },
+            verify: { for lock in locks { try await lock.checkHeld() } },
             lostError: { locks.lazy.compactMap { $0.detectedLoss }.first })
     }
 }

@@ -88,31 +88,22 @@ public struct ModelLockCoordinator: Sendable {
                 }
                 // Once every model lock is held: a structural command may hold the global lock
                 // (taken before us or meanwhile); then let go and wait for it. A stale one (its
-                // holder crashed) is released. The pull goes out at the same time as that read —
-                // it only brings committed states into the cache, so one made while a global
-                // holder works is consistent, and a restart pulls again (docs/s3-layout.md, *Locks*).
-                async let pulled = pullLocked(ordered, scoped: scoped)
-                let holder: LockInfo?
-                do {
-                    holder = try await global.inspect()
-                } catch {
-                    _ = await pulled
-                    throw error
-                }
-                if let holder {
+                // holder crashed) is released. The pull comes only after this read: a global
+                // holder that finished before it has its commits in the pull. (Sent side by side,
+                // a release landing between the two could leave the pull without a commit made
+                // before the read saw the lock free; docs/s3-layout.md, *Locks*.)
+                if let holder = try await global.inspect() {
                     if holder.isStale(at: now()) {
                         logger.info("releasing stale lock", metadata: ["key": "global", "holder": "\(holder.holderDescription)"])
                         _ = try await global.forceRelease(expectedNonce: holder.nonce)
                     } else {
-                        // Whatever the pull came to, it is made again after the wait.
-                        _ = await pulled
                         logger.info("global lock held during acquisition; restarting", metadata: ["holder": "\(holder.holderDescription)"])
                         await Self.releaseAll(taken)
                         restarts += 1
                         continue attempt
                     }
                 }
-                let synced = try await pulled.get()
+                let synced = try await pullLocked(ordered, scoped: scoped).get()
                 return ModelLockSession(models: ordered, locks: taken, synced: synced, restarts: restarts, sync: sync, repository: repository)
             } catch {
                 await Self.releaseAll(taken)

@@ -49,8 +49,9 @@ extension SyncGateway {
                         .syncFailed, "\(conflict)",
                         hint: "nothing was overwritten and the local work is kept (marked unpushed); run 'swamp datastore sync --push' again")
                 }
-                // Local changes for a model happen only while its lock is still ours.
-                try await fence.check()
+                // Local changes for a model happen only while its lock is still ours (read: a
+                // conflict means someone else committed).
+                try await fence.verify()
                 outcome.resolution.merge(try repository.resolve(conflict))
             }
         }

@@ -12,8 +12,19 @@ public enum AtomicFile {
     /// Readers see the old content or the new, never a partial file.
     public static func write(_ data: Data, to path: String, createDirectories: Bool = true) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        if createDirectories { try makeDirectories(directory) }
-        let temporary = try writeTemporary(data, nextTo: path)
+        var attempt = 0
+        var temporary: String
+        while true {
+            attempt += 1
+            if createDirectories { try makeDirectories(directory) }
+            do {
+                temporary = try writeTemporary(data, nextTo: path)
+                break
+            } catch let error as FileSystemError where error.errno == ENOENT && createDirectories && attempt < 4 {
+                // A directory emptied and removed by someone else (``removeEmptyDirectories``)
+                // between its creation and the write: create it again.
+            }
+        }
         guard rename(temporary, path) == 0 else {
             let code = errno
             unlink(temporary)
@@ -56,6 +67,17 @@ public enum AtomicFile {
             var again: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &again), again.boolValue { return }
             throw FileSystemError("create directory", path: path, errno: EIO)
+        }
+    }
+
+    /// Removes `directory` and then each parent while it is empty, up to (not including)
+    /// `root`. Each removal is one `rmdir`, which refuses a directory that is not empty: a
+    /// file another task or process just created in it is never removed with it.
+    public static func removeEmptyDirectories(from directory: String, upTo root: String) {
+        var current = directory
+        while current.count > root.count, current.hasPrefix(root + "/") {
+            guard rmdir(current) == 0 else { return }
+            current = (current as NSString).deletingLastPathComponent
         }
     }
 
