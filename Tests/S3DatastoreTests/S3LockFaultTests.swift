@@ -158,4 +158,36 @@ struct S3LockFaultTests {
         try await lock.release()
         #expect(lock.heldUntil == nil)
     }
+
+    /// A heartbeat whose write landed but whose response was lost finds our nonce on its retry's
+    /// 412: the lock is still ours, but which of our writes landed, sent when, is unknown — the
+    /// lease is not moved on by it (the next beat answered in full does that).
+    @Test func aHeartbeatWithALostResponseDoesNotMoveTheLease() async throws {
+        let fixture = try await Fixture.make()
+        defer { fixture.remove() }
+        let lock = try fixture.lock(ttl: .seconds(9), heartbeat: .seconds(1))
+        try await lock.acquire()
+        let leased = try #require(lock.heldUntil)
+        // The first heartbeat: forwarded, its response cut.
+        try await fixture.proxy.set([.init("drop_response", method: "PUT", path: "_swamp/locks/")])
+        try await Self.waitFor { try await fixture.proxy.log().contains { $0.method == "GET" && $0.path.contains("_swamp/locks/") } }
+        try await fixture.proxy.set([])
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(lock.heldUntil == leased, "moved by a write whose send time is unknown")
+        #expect(lock.detectedLoss == nil, "still ours")
+        // The next heartbeat, answered, moves it.
+        try await Self.waitFor { (lock.heldUntil ?? leased) > leased }
+        try await lock.release()
+    }
+
+    static func waitFor(_ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("timed out waiting")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import SwampSupport
 import Testing
 
@@ -46,6 +47,43 @@ import Testing
         struct Boom: Error {}
         await #expect(throws: Boom.self) { try await window.withSlot { throw Boom() } }
         #expect(try await window.withSlot { 7 } == 7)
+    }
+}
+
+@Suite struct EmptyDirectoryTests {
+    /// Pulls of several partitions at once share parent directories: removing the ones a pull
+    /// emptied must never take a file another pull just wrote with it.
+    @Test func onlyEmptyDirectoriesAreRemovedAndNeverTheRoot() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-dirs-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try AtomicFile.makeDirectories("\(root)/data/t/a/item/1")
+        try AtomicFile.write(Data("kept".utf8), to: "\(root)/data/t/b/item/1/raw")
+        AtomicFile.removeEmptyDirectories(from: "\(root)/data/t/a/item/1", upTo: root)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/data/t/a"), "a's emptied directories are gone")
+        #expect(FileManager.default.fileExists(atPath: "\(root)/data/t/b/item/1/raw"), "b's file and its parents stay")
+        AtomicFile.removeEmptyDirectories(from: "\(root)/data/t/b/item/1", upTo: root)
+        #expect(FileManager.default.fileExists(atPath: "\(root)/data/t/b/item/1/raw"), "a directory holding a file is not removed")
+        try AtomicFile.remove("\(root)/data/t/b/item/1/raw")
+        AtomicFile.removeEmptyDirectories(from: "\(root)/data/t/b/item/1", upTo: root)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/data"))
+        #expect(FileManager.default.fileExists(atPath: root), "the root stays")
+    }
+
+    /// A write and a removal racing on the same parents: every write lands.
+    @Test func writesRacingRemovalsAllLand() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-race-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try AtomicFile.makeDirectories(root)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask { try AtomicFile.write(Data("\(index)".utf8), to: "\(root)/data/t/m\(index % 7)/item/\(index)/raw") }
+                group.addTask { AtomicFile.removeEmptyDirectories(from: "\(root)/data/t/m\((index + 3) % 7)/item", upTo: root) }
+            }
+            try await group.waitForAll()
+        }
+        for index in 0..<200 {
+            #expect(try AtomicFile.readIfPresent("\(root)/data/t/m\(index % 7)/item/\(index)/raw") == Data("\(index)".utf8))
+        }
     }
 }
 
