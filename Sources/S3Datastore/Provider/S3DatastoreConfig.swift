@@ -15,9 +15,10 @@ public struct S3DatastoreConfig: Sendable, Equatable {
     /// Path-style addressing. Default: `false` (virtual-hosted).
     public var forcePathStyle = false
     /// Requests of a pull in flight at once (index reads and downloads of every partition,
-    /// in one window; at most 4 of them objects of 8 MiB or more). Default: 32 — the
-    /// smallest window that kept a 761-object pull at the server's pace with 80 ms added to
-    /// every request (docs/benchmarks.md). At most ``S3Client/maximumConnectionsPerHost``.
+    /// in one window; at most 4 of them objects of 8 MiB or more). Default: 32 — with 80 ms
+    /// added to every request a 761-object pull took 4.45 s at 32 (the test server's own pace)
+    /// and 9.4 s at 8; at 16 its round trips alone would take ≈ 3.8 s (docs/benchmarks.md).
+    /// At most ``S3Client/maximumConnectionsPerHost``.
     public var pullConcurrency = 32
     /// Requests of a push in flight at once (uploads, partition commits, deletes). Default: 32.
     public var pushConcurrency = 32
