@@ -193,7 +193,8 @@ extension S3SyncService {
         for path in plan.removals {
             let absolute = cache.absolute(path)
             try AtomicFile.remove(absolute)
-            Self.removeEmptyParents(of: absolute, upTo: cache.root)
+            // rmdir only: never a directory another partition's pull is writing into.
+            AtomicFile.removeEmptyDirectories(from: (absolute as NSString).deletingLastPathComponent, upTo: cache.root)
         }
         for path in plan.forgotten { files[path] = nil }
         for unit in plan.lazyDirectories.sorted() { try AtomicFile.makeDirectories(cache.absolute(unit)) }

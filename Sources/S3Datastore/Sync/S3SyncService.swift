@@ -118,12 +118,6 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         return try ContentHash.sha256(ofFile: absolute).sha256
     }
 
-    /// Removes the directories above `path` that are now empty, up to `root` (never a
-    /// directory another partition's pull is writing into: see ``AtomicFile/removeEmptyDirectories(from:upTo:)``).
-    static func removeEmptyParents(of path: String, upTo root: String) {
-        AtomicFile.removeEmptyDirectories(from: (path as NSString).deletingLastPathComponent, upTo: root)
-    }
-
     static func milliseconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }

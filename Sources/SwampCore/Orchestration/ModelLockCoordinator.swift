@@ -103,7 +103,7 @@ public struct ModelLockCoordinator: Sendable {
                         continue attempt
                     }
                 }
-                let synced = try await pullLocked(ordered, scoped: scoped).get()
+                let synced = try await pullLocked(ordered, scoped: scoped)
                 return ModelLockSession(models: ordered, locks: taken, synced: synced, restarts: restarts, sync: sync, repository: repository)
             } catch {
                 await Self.releaseAll(taken)
@@ -114,18 +114,14 @@ public struct ModelLockCoordinator: Sendable {
 
     /// The pull a model run needs under its locks: its models' partitions when the backend
     /// scopes, else everything (a plain full pull covers every model). Whether one was made.
-    private func pullLocked(_ models: [ModelRef], scoped: Bool) async -> Result<Bool, any Error> {
-        do {
-            if scoped {
-                try await sync.pull(.models(models))
-                return .success(true)
-            }
-            guard sync.isRemote else { return .success(false) }
-            try await sync.pull(.all)
-            return .success(true)
-        } catch {
-            return .failure(error)
+    private func pullLocked(_ models: [ModelRef], scoped: Bool) async throws -> Bool {
+        if scoped {
+            try await sync.pull(.models(models))
+            return true
         }
+        guard sync.isRemote else { return false }
+        try await sync.pull(.all)
+        return true
     }
 
     /// Runs `body` as a structural command: holds the global lock, with no
