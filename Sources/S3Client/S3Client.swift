@@ -132,14 +132,9 @@ public final class S3Client: Sendable {
         _ key: String, data: Data, contentType: String = "application/octet-stream", condition: Condition = .none,
         metadata: [String: String] = [:]
     ) async throws -> Response {
-        var headers: [(String, String)] = [("Content-Type", contentType)]
-        switch condition {
-        case .none: break
-        case .ifMatch(let etag): headers.append(("If-Match", etag))
-        case .ifAbsent: headers.append(("If-None-Match", "*"))
-        }
-        for (name, value) in metadata.sorted(by: { $0.key < $1.key }) { headers.append(("x-amz-meta-\(name)", value)) }
-        return try await send("PUT", key: key, headers: headers, body: data, accept: [200], limit: configuration.limit(transferring: data.count))
+        try await send(
+            "PUT", key: key, headers: Self.headers(contentType: contentType, condition: condition, metadata: metadata), body: .data(data),
+            accept: [200], limit: configuration.limit(transferring: data.count))
     }
 
     /// DELETEs an object (a missing object is not an error), optionally only if its ETag matches.
@@ -190,8 +185,8 @@ public final class S3Client: Sendable {
     /// stalls or trickles costs one timeout, not one per attempt. Fast failures (5xx, throttling,
     /// resets) are retried with jittered backoff.
     func send(
-        _ method: String, key: String, query: [(String, String)] = [], headers extra: [(String, String)] = [], body: Data = Data(),
-        accept: Set<Int>, maxBytes: Int? = nil, limit: Duration? = nil
+        _ method: String, key: String, query: [(String, String)] = [], headers extra: [(String, String)] = [], body: RequestBody = .empty,
+        accept: Set<Int>, maxBytes: Int? = nil, limit: Duration? = nil, sink: FileSink? = nil
     ) async throws -> Response {
         let operation = key.isEmpty ? "\(method) bucket \(configuration.bucket)" : "\(method) \(key)"
         var attempt = 1
@@ -200,7 +195,7 @@ public final class S3Client: Sendable {
             do {
                 let response = try await sendOnce(
                     method, key: key, query: query, headers: extra, body: body, operation: operation,
-                    maxBytes: maxBytes ?? configuration.maximumBodyBytes, within: limit ?? configuration.requestTimeout)
+                    maxBytes: maxBytes ?? configuration.maximumBodyBytes, within: limit ?? configuration.requestTimeout, sink: sink)
                 if accept.contains(response.status) { return response }
                 throw Self.error(for: response, operation: operation)
             } catch let error as S3Error where error.isRetryable && error.code != .timeout {
@@ -232,13 +227,15 @@ public final class S3Client: Sendable {
     /// One attempt, answered in full within `time` — the response head *and* its body (a body
     /// trickled byte by byte is given up at the limit, not read forever).
     private func sendOnce(
-        _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: Data, operation: String,
-        maxBytes: Int, within time: Duration
+        _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: RequestBody, operation: String,
+        maxBytes: Int, within time: Duration, sink: FileSink?
     ) async throws -> Response {
-        try await withThrowingTaskGroup(of: Response?.self) { group in
+        sink?.begin()
+        return try await withThrowingTaskGroup(of: Response?.self) { group in
             group.addTask {
                 try await self.exchange(
-                    method, key: key, query: query, headers: extra, body: body, operation: operation, maxBytes: maxBytes, within: time)
+                    method, key: key, query: query, headers: extra, body: body, operation: operation, maxBytes: maxBytes, within: time,
+                    sink: sink)
             }
             group.addTask {
                 try await Task.sleep(for: time)
@@ -254,11 +251,11 @@ public final class S3Client: Sendable {
     }
 
     private func exchange(
-        _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: Data, operation: String,
-        maxBytes: Int, within time: Duration
+        _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: RequestBody, operation: String,
+        maxBytes: Int, within time: Duration, sink: FileSink?
     ) async throws -> Response {
         let address = configuration.address(key: key)
-        let payload = SigV4Signer.Payload.of(body)
+        let payload = body.payload
         var signedHeaders: [(String, String)] = [
             ("host", address.host), ("x-amz-date", SigV4Signer.amzDate(now())), ("x-amz-content-sha256", payload.headerValue),
         ]
@@ -275,14 +272,17 @@ public final class S3Client: Sendable {
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in signedHeaders where name != "host" { request.headers.add(name: name, value: value) }
         request.headers.add(name: "Authorization", value: signature.authorization)
-        if method == "PUT" || !body.isEmpty {
+        if method == "PUT" || method == "POST" || body.count > 0 {
             request.headers.add(name: "Content-Length", value: String(body.count))
-            request.body = .bytes(ByteBuffer(bytes: body))
+            request.body = body.http
         }
 
         let deadline = NIODeadline.now() + .nanoseconds(Int64(time.components.seconds) * 1_000_000_000 + time.components.attoseconds / 1_000_000_000)
         do {
             let response = try await http.execute(request, deadline: deadline, logger: logger)
+            if let sink, (200..<300).contains(Int(response.status.code)) {
+                return try await stream(response, into: sink, method: method, sent: body.count, maxBytes: maxBytes, operation: operation)
+            }
             let buffer: ByteBuffer
             // The caller's limit is for what it asked for; an error document has its own (an
             // object's 2-byte limit must not turn a 404's XML into "too large").
@@ -310,6 +310,11 @@ public final class S3Client: Sendable {
             return Response(status: Int(response.status.code), headers: headers, body: bytes)
         } catch let error as S3Error {
             throw error
+        } catch let error as LocalFileError {
+            accounting.record(method: method, bytesUp: body.count, bytesDown: 0)
+            throw error
+        } catch let error as FileSink.SinkError {
+            throw error
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             accounting.record(method: method, bytesUp: body.count, bytesDown: 0)
             throw S3Error(.timeout, status: 0, message: "no response within \(configuration.requestTimeout)", operation: operation)
@@ -319,6 +324,31 @@ public final class S3Client: Sendable {
             accounting.record(method: method, bytesUp: body.count, bytesDown: 0)
             throw S3Error(.connectionFailed, status: 0, message: "cannot reach \(address.base): \(error)", operation: operation)
         }
+    }
+
+    /// Hands a successful response's body to `sink` as it arrives, refusing more than `maxBytes`.
+    private func stream(
+        _ response: HTTPClientResponse, into sink: FileSink, method: String, sent: Int, maxBytes: Int, operation: String
+    ) async throws -> Response {
+        var received = 0
+        do {
+            for try await chunk in response.body {
+                received += chunk.readableBytes
+                guard received <= maxBytes else {
+                    throw S3Error(
+                        .tooLarge, status: Int(response.status.code),
+                        message: "the response body is over the \(maxBytes)-byte limit; it was not read further", operation: operation)
+                }
+                try sink.write(chunk)
+            }
+        } catch {
+            accounting.record(method: method, bytesUp: sent, bytesDown: received)
+            throw error
+        }
+        accounting.record(method: method, bytesUp: sent, bytesDown: received)
+        var headers: [String: String] = [:]
+        for header in response.headers { headers[header.name.lowercased()] = header.value }
+        return Response(status: Int(response.status.code), headers: headers, body: Data())
     }
 
     /// The largest error document read (S3's are under 1 KiB).

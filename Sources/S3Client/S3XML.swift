@@ -69,6 +69,42 @@ enum S3XML {
         }
         return (objects, truncated ? nextToken : nil)
     }
+
+    /// The text of the first element at `path` (e.g. `InitiateMultipartUploadResult/UploadId`).
+    static func text(_ data: Data, at path: String) -> String? {
+        Reader.read(data)?.first { $0.path == path }?.text
+    }
+
+    /// `text` escaped for an XML element.
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// One page of `ListMultipartUploads`, with the markers of the next page when truncated.
+    static func uploadsPage(_ data: Data) -> (uploads: [MultipartUploadSummary], next: (key: String, uploadId: String)?)? {
+        guard let elements = Reader.read(data) else { return nil }
+        var uploads: [MultipartUploadSummary] = []
+        var current = MultipartUploadSummary(key: "", uploadId: "", initiated: nil)
+        var nextKey = ""
+        var nextUploadId = ""
+        var truncated = false
+        for (path, text) in elements {
+            switch path {
+            case "ListMultipartUploadsResult/Upload/Key": current.key = text
+            case "ListMultipartUploadsResult/Upload/UploadId": current.uploadId = text
+            case "ListMultipartUploadsResult/Upload/Initiated": current.initiated = ISO8601Timestamp.parse(text)
+            case "ListMultipartUploadsResult/Upload":
+                uploads.append(current)
+                current = MultipartUploadSummary(key: "", uploadId: "", initiated: nil)
+            case "ListMultipartUploadsResult/NextKeyMarker": nextKey = text
+            case "ListMultipartUploadsResult/NextUploadIdMarker": nextUploadId = text
+            case "ListMultipartUploadsResult/IsTruncated": truncated = text == "true"
+            default: break
+            }
+        }
+        return (uploads, truncated && !nextKey.isEmpty ? (nextKey, nextUploadId) : nil)
+    }
 }
 
 /// An object as listed by `ListObjectsV2`.

@@ -31,12 +31,19 @@ public struct S3DatastoreConfig: Sendable, Equatable {
     /// The largest index or meta object read from the bucket (a larger one is refused without
     /// being read further). Default: 67 108 864 (64 MiB).
     public var maxIndexBytes = 64 << 20
+    /// Objects of this size or more are uploaded in parts (multipart upload) and downloaded in
+    /// ranges, side by side within the push or pull window. Default: 67 108 864 (64 MiB).
+    public var multipartThreshold = 64 << 20
+    /// The size of those parts and ranges (at least 5 MiB, S3's minimum part; grown for objects
+    /// that would need more than 10 000). Memory per request in flight stays at a few 256 KiB
+    /// chunks whatever this is. Default: 8 388 608 (8 MiB).
+    public var partSize = 8 << 20
 
     public init(bucket: String) { self.bucket = bucket }
 
     static let fields = [
         "bucket", "prefix", "region", "endpoint", "forcePathStyle", "pullConcurrency", "pushConcurrency", "requestTimeoutMs",
-        "minThroughputBytesPerSecond", "maxIndexBytes",
+        "minThroughputBytesPerSecond", "maxIndexBytes", "multipartThreshold", "partSize",
     ]
 
     /// Parses and validates `config`; every error names the field (`datastore.config.X`).
@@ -95,6 +102,16 @@ public struct S3DatastoreConfig: Sendable, Equatable {
         result.requestTimeoutMs = try positive("requestTimeoutMs") ?? result.requestTimeoutMs
         result.minThroughputBytesPerSecond = try positive("minThroughputBytesPerSecond", upTo: 1e10) ?? result.minThroughputBytesPerSecond
         result.maxIndexBytes = try positive("maxIndexBytes", upTo: Double(1 << 31)) ?? result.maxIndexBytes
+        // S3: parts of 5 MiB to 5 GiB (the last may be smaller).
+        let minimumPart = 5 << 20
+        result.partSize = try positive("partSize", upTo: Double(5 << 30)) ?? result.partSize
+        guard result.partSize >= minimumPart else {
+            throw invalid("datastore.config.partSize must be at least \(minimumPart) (5 MiB, S3's smallest part), not \(result.partSize)")
+        }
+        result.multipartThreshold = try positive("multipartThreshold", upTo: Double(5 << 30)) ?? result.multipartThreshold
+        guard result.multipartThreshold >= minimumPart else {
+            throw invalid("datastore.config.multipartThreshold must be at least \(minimumPart) (5 MiB), not \(result.multipartThreshold)")
+        }
         return result
     }
 }

@@ -8,28 +8,41 @@ import Synchronization
 /// Downloading one object — for a pull, or on first read in a lazy cache (hydration, with a
 /// collected version said as such): bounded by its indexed size, verified before it is written.
 extension S3SyncService {
-    /// Downloads one object, checks it against the index hash, and writes it atomically.
-    func download(_ path: String, expected: IndexEntry) async throws -> SyncSidecar.FileRecord {
-        let outcome: S3Client.GetOutcome
+    /// Downloads one object, checks it against the index hash, and writes it atomically. Objects
+    /// of ``streamingBytes`` or more stream to disk; from the multipart threshold on, in ranges
+    /// side by side in `window` (a window of their own for a hydration).
+    func download(_ path: String, expected: IndexEntry, window: TransferWindow? = nil) async throws -> SyncSidecar.FileRecord {
+        let absolute = cache.absolute(path)
+        let key = remote.objectKey(path)
+        let sha: String?
         do {
-            // Never read more than the index says, and give it the time its size needs.
-            outcome = try await client.get(remote.objectKey(path), maxBytes: Int(expected.size), expectedBytes: Int(expected.size))
+            if expected.size >= Self.streamingBytes {
+                sha = try await downloadFile(
+                    key, size: expected.size, sha: expected.sha256, to: absolute, window: window ?? TransferWindow(width: settings.pullConcurrency))
+            } else {
+                // Never read more than the index says, and give it the time its size needs.
+                switch try await client.get(key, maxBytes: Int(expected.size), expectedBytes: Int(expected.size)) {
+                case .found(let response):
+                    // The same hash means the same bytes, and so the same size.
+                    let found = ContentHash.sha256(response.body)
+                    if found == expected.sha256 { try AtomicFile.write(response.body, to: absolute) }
+                    sha = found
+                case .notModified, .notFound: sha = nil
+                }
+            }
         } catch let error as S3Error where error.code == .tooLarge {
             throw S3SyncError(
                 .hashMismatch, "the remote object '\(path)' is larger than the index says (\(expected.size) bytes); nothing was written")
         }
-        guard case .found(let response) = outcome else {
+        guard let sha else {
             throw S3SyncError(.objectMissing, "the remote index lists '\(path)' but the bucket does not hold it; nothing was written")
         }
-        let sha = ContentHash.sha256(response.body)
-        guard sha == expected.sha256, Int64(response.body.count) == expected.size else {
+        guard sha == expected.sha256 else {
             throw S3SyncError(
                 .hashMismatch,
                 "the remote object '\(path)' does not match the index (sha256 \(sha.prefix(12))… ≠ \(expected.sha256.prefix(12))…); nothing was written"
             )
         }
-        let absolute = cache.absolute(path)
-        try AtomicFile.write(response.body, to: absolute)
         guard let local = LocalFile.stat(absolute) else { throw FileSystemError("stat", path: absolute, errno: ENOENT) }
         return SyncSidecar.FileRecord(local, sha256: sha)
     }

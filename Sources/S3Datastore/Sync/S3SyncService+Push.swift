@@ -42,12 +42,14 @@ extension S3SyncService {
         var conflict = plans.reduce(SyncConflict()) { $0 + $1.conflict }
         let fence = CommitFence.current
 
-        // 1. Uploads, in one bounded sliding window.
+        // 1. Uploads, in one bounded sliding window (after aborting any multipart upload a
+        //    killed process of this cache left: nothing to do, and no request, in the usual case).
         let uploads = plans.flatMap(\.uploads)
+        if !uploads.isEmpty { await abortAbandonedUploads() }
         let pushing = transfers("push", width: settings.pushConcurrency)
         let results = try await transfer(uploads, in: pushing, sizes: uploads.map(\.size)) { upload -> (PushPlan.Upload, UploadResult) in
             if let lost = fence?.lostError() { throw lost }
-            return (upload, try await self.upload(upload))
+            return (upload, try await self.upload(upload, window: pushing.window))
         }
         var uploaded: [String: SyncSidecar.FileRecord] = [:]
         var collisions: [PartitionID: [Collision]] = [:]
@@ -164,25 +166,42 @@ extension S3SyncService {
     /// `If-None-Match: *` (or, to claim an orphan, `If-Match` on the object examined) and carries
     /// its sha256 as user metadata, so that a `412` can tell our own earlier upload (adopted)
     /// from an object with other bytes (collided).
-    func upload(_ upload: PushPlan.Upload, replacing orphan: String? = nil) async throws -> UploadResult {
+    func upload(_ upload: PushPlan.Upload, replacing orphan: String? = nil, window: TransferWindow? = nil) async throws -> UploadResult {
         if orphan == nil, let done = uploadedThisRun.withLock({ $0[upload.path] }), done.sha256 == upload.sha256 { return .uploaded(done) }
         let absolute = cache.absolute(upload.path)
         // Stat before reading: if the file is rewritten meanwhile, its new mtime differs from the
         // one recorded here, and the next push hashes it again.
-        guard let before = LocalFile.stat(absolute), let data = try AtomicFile.readIfPresent(absolute) else {
+        guard let before = LocalFile.stat(absolute) else {
             throw S3SyncError(.localFileChanged, "'\(upload.path)' disappeared during the push; nothing of it was sent. Run the push again")
         }
-        let sha = ContentHash.sha256(data)
-        var record = SyncSidecar.FileRecord(before, sha256: sha)
-        record.size = Int64(data.count)
         let key = remote.objectKey(upload.path)
         let condition: S3Client.Condition = upload.immutable ? (orphan.map { .ifMatch($0) } ?? .ifAbsent) : .none
+        let sha: String
+        let send: @Sendable () async throws -> Void
+        if before.size >= Self.streamingBytes {
+            // Streamed from disk, checked against the planned hash as it is read: a file that
+            // changed since it was hashed is never completed remotely.
+            sha = upload.sha256
+            let window = window ?? TransferWindow(width: settings.pushConcurrency)
+            send = { try await self.putFile(absolute, size: before.size, sha: sha, key: key, condition: condition, window: window) }
+        } else {
+            guard let data = try AtomicFile.readIfPresent(absolute) else {
+                throw S3SyncError(.localFileChanged, "'\(upload.path)' disappeared during the push; nothing of it was sent. Run the push again")
+            }
+            sha = ContentHash.sha256(data)
+            send = { try await self.client.put(key, data: data, condition: condition, metadata: ["sha256": sha]) }
+        }
+        var record = SyncSidecar.FileRecord(before, sha256: sha)
+        record.size = before.size
         var attempt = 0
         while true {
             attempt += 1
             do {
-                try await client.put(key, data: data, condition: condition, metadata: ["sha256": sha])
+                try await send()
                 break
+            } catch let error as LocalFileError {
+                throw S3SyncError(
+                    .localFileChanged, "'\(upload.path)' changed during the push (\(error.message)); nothing of it was committed. Run the push again")
             } catch let error as S3Error
                 where upload.immutable && (error.code == .preconditionFailed || error.code == .conditionalRequestConflict || error.code == .noSuchKey)
             {

@@ -64,24 +64,23 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     /// The transfers of one operation (`phase`: pull, push, delete): one window of `width`
     /// requests in flight shared by all of them, progress counted across every partition.
     func transfers(_ phase: String, width: Int) -> Transfers {
-        Transfers(
-            window: TransferWindow(width: width), large: TransferWindow(width: min(width, Transfers.largeInFlight)),
-            progress: progressHandler.withLock { $0 }.map { ProgressTally(phase: phase, report: $0) })
+        Transfers(window: TransferWindow(width: width), progress: progressHandler.withLock { $0 }.map { ProgressTally(phase: phase, report: $0) })
     }
 
     /// Runs `body` over `items` in the operation's window, reporting progress as each completes.
-    /// Items of `Transfers.largeBytes` or more (`sizes`, in the order of `items`) also take a
-    /// slot of the narrower window for large ones: their bodies are in memory while in flight.
+    /// Each item holds a slot of the window while it runs, except objects of the multipart
+    /// threshold or more (`sizes`, in the order of `items`): their parts take slots of their own.
     func transfer<Item: Sendable, Result: Sendable>(
         _ items: [Item], in transfers: Transfers, sizes: [Int64] = [], _ body: @escaping @Sendable (Item) async throws -> Result
     ) async throws -> [Result] {
         guard !items.isEmpty else { return [] }
         transfers.progress?.expect(items.count)
+        let threshold = Int64(settings.multipartThreshold)
         return try await forEachConcurrently(Array(items.indices), limit: transfers.window.width) { index in
             let item = items[index]
             let result: Result
-            if index < sizes.count, sizes[index] >= Transfers.largeBytes {
-                result = try await transfers.large.withSlot { try await transfers.window.withSlot { try await body(item) } }
+            if index < sizes.count, sizes[index] >= threshold {
+                result = try await body(item)
             } else {
                 result = try await transfers.window.withSlot { try await body(item) }
             }
@@ -147,12 +146,7 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
 struct Transfers: Sendable {
     /// Every request of the operation.
     let window: TransferWindow
-    /// Large objects, whose bodies are in memory while in flight, four at a time at most.
-    let large: TransferWindow
     let progress: ProgressTally?
-
-    static let largeBytes: Int64 = 8 << 20
-    static let largeInFlight = 4
 }
 
 /// Progress of one operation across partitions: the total grows as each partition is planned.

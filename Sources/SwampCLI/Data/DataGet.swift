@@ -2,13 +2,15 @@ import ArgumentParser
 import Foundation
 import SwampContracts
 import SwampCore
+import SwampSupport
 
 struct DataGet: SwampCommand {
     static let configuration = CommandConfiguration(
         commandName: "get", abstract: "Write a data version's content, byte for byte, to stdout.",
         discussion: """
-            Without --version, the latest version. With --json, prints the version's metadata and its \
-            content as base64 instead of raw bytes.
+            Without --version, the latest version. The content is copied to stdout in chunks, so \
+            versions of any size cost little memory. With --json, prints the version's metadata and its \
+            content as base64 instead of raw bytes (held in memory: use it for small versions).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -37,14 +39,15 @@ struct DataGet: SwampCommand {
     func execute(_ output: Output) async throws {
         let workspace = try openWorkspace()
         let definition = try workspace.models.get(model)
-        let (read, activity) = try await workspace.sync.measuring {
-            try await workspace.data.content(of: definition, name: data, version: version)
-        }
         if global.json {
+            let (read, activity) = try await workspace.sync.measuring {
+                try await workspace.data.content(of: definition, name: data, version: version)
+            }
             try output.document(
                 Document(item: DataItemJSON(read.metadata), hydrated: read.hydrated, contentBase64: read.data.base64EncodedString(), sync: activity))
         } else {
-            FileHandle.standardOutput.write(read.data)
+            let file = try await workspace.data.contentFile(of: definition, name: data, version: version)
+            try AtomicFile.stream(file.path, to: STDOUT_FILENO)
         }
     }
 }

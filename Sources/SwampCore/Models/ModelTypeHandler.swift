@@ -19,21 +19,40 @@ public struct MethodContext: Sendable {
     /// Variables for the processes the method starts: among them `SWAMP_HELD_LOCKS`, which lets a
     /// `swamp` command run by the method recognise the locks its parent holds (see ``NestedLocks``).
     public var environment: [String: String]
+    /// An empty directory of the method's own, removed after its outputs are stored: output
+    /// written to a file here and returned as ``ProducedData/Body/file(_:)`` is moved into the
+    /// datastore, never read into memory.
+    public var scratchDirectory: String
 
-    public init(repoDir: String, environment: [String: String] = [:]) {
+    public init(repoDir: String, environment: [String: String] = [:], scratchDirectory: String) {
         self.repoDir = repoDir
         self.environment = environment
+        self.scratchDirectory = scratchDirectory
     }
 }
 
 /// One data item a method produced.
 public struct ProducedData: Sendable {
+    /// Where the content is.
+    public enum Body: Sendable, Equatable {
+        case bytes(Data)
+        /// A file in the method's scratch directory, moved into the datastore as it is.
+        case file(String)
+    }
+
     public var name: String
-    public var content: Data
+    public var body: Body
     public var contentType: String
+
     public init(name: String, content: Data, contentType: String) {
         self.name = name
-        self.content = content
+        self.body = .bytes(content)
+        self.contentType = contentType
+    }
+
+    public init(name: String, file: String, contentType: String) {
+        self.name = name
+        self.body = .file(file)
         self.contentType = contentType
     }
 }

@@ -5,13 +5,15 @@ import SwampSupport
     import Glibc
 #endif
 
-/// Runs `/bin/sh -c` with stdout and stderr captured byte-exact (through temporary files, so
-/// large output cannot dead-lock on a pipe), a timeout, and in a process group of its own: a
+/// Runs `/bin/sh -c` with stdout and stderr captured byte-exact (stdout into a file the caller
+/// names, never into memory, so output of any size costs no memory; stderr through a temporary
+/// file, so large output cannot dead-lock on a pipe), a timeout, and in a process group of its own: a
 /// timeout or a cancellation (Ctrl-C) stops the command *and every process it started*
 /// (SIGTERM to the group, SIGKILL after a grace period).
 enum ShellCommand {
     struct Result: Sendable {
-        var stdout: Data
+        /// The file stdout went to.
+        var stdoutPath: String
         var stderr: Data
         var exitStatus: Int32
         var timedOut: Bool
@@ -20,11 +22,13 @@ enum ShellCommand {
     /// How long a stopped group gets between SIGTERM and SIGKILL.
     static let grace: Duration = .milliseconds(500)
 
-    static func run(_ script: String, workingDirectory: String, environment: [String: String], timeout: Duration) async throws -> Result {
+    /// Runs `script` with stdout going to the new file `outPath` (left there for the caller).
+    static func run(
+        _ script: String, workingDirectory: String, environment: [String: String], timeout: Duration, stdout outPath: String
+    ) async throws -> Result {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-sh-\(UUID().uuidString)")
         try AtomicFile.makeDirectories(scratch.path)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let outPath = scratch.appendingPathComponent("stdout").path
         let errPath = scratch.appendingPathComponent("stderr").path
 
         // `cd` first, then exec the script's own shell: the same pid and process group.
@@ -52,9 +56,8 @@ enum ShellCommand {
             try? await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(50))
         }
-        let stdout = try Data(contentsOf: URL(fileURLWithPath: outPath))
         let stderr = try Data(contentsOf: URL(fileURLWithPath: errPath))
-        return Result(stdout: stdout, stderr: stderr, exitStatus: exitStatus(status), timedOut: timedOut)
+        return Result(stdoutPath: outPath, stderr: stderr, exitStatus: exitStatus(status), timedOut: timedOut)
     }
 
     /// Starts `arguments` in a new process group with stdin from /dev/null and stdout/stderr to files.

@@ -32,9 +32,9 @@ public struct ShellModelType: ModelTypeHandler {
         let result = try await ShellCommand.run(
             model.arguments["run"] ?? "", workingDirectory: context.repoDir,
             environment: context.environment.merging(["SWAMP_MODEL_NAME": model.name, "SWAMP_MODEL_ID": model.id]) { $1 },
-            timeout: .milliseconds(Int64(timeout * 1000)))
+            timeout: .milliseconds(Int64(timeout * 1000)), stdout: "\(context.scratchDirectory)/stdout")
         return MethodOutcome(
-            data: [ProducedData(name: "result", content: result.stdout, contentType: "application/octet-stream")],
+            data: [ProducedData(name: "result", file: result.stdoutPath, contentType: "application/octet-stream")],
             succeeded: result.exitStatus == 0 && !result.timedOut,
             exitStatus: result.exitStatus,
             stderr: String(decoding: result.stderr, as: UTF8.self),

@@ -59,6 +59,32 @@ public final class DataRepository: Sendable {
         return metadata
     }
 
+    /// Writes the file at `source` as a new version of data `name` of `model`, moving it into
+    /// place (a rename; a streamed copy across file systems): its size does not matter.
+    @discardableResult
+    public func writeVersion(
+        of model: ModelDefinition, name: String, file source: String, contentType: String = "application/octet-stream",
+        tags: [String: String] = [:], producedBy: String? = nil
+    ) throws -> DataMetadata {
+        try PathRules.validateDataName(name)
+        let ref = model.ref
+        let (sha256, size) = try ContentHash.sha256(ofFile: source)
+        let version = try allocateVersion(ref, name)
+        let metadata = DataMetadata(
+            name: name, version: version, modelId: ref.modelId, modelType: ref.modelType, modelName: model.name,
+            contentType: contentType, size: size, sha256: sha256, createdAt: now(), tags: tags, producedBy: producedBy)
+        try writeFile(MetadataCoding.encode(metadata), rel: DatastoreLayout.metadataRel(ref, name, version))
+        Failpoint.hit("data.after-metadata")
+        let rawRel = DatastoreLayout.rawRel(ref, name, version)
+        try sync.markDirty(rawRel)
+        try AtomicFile.move(source, to: layout.absolute(rawRel))
+        if (try latestVersion(ref, name) ?? 0) < version {
+            try writeFile(Data("\(version)\n".utf8), rel: DatastoreLayout.latestRel(ref, name))
+        }
+        try catalog.upsert(metadata, generation: DatastoreGeneration.bump(layout))
+        return metadata
+    }
+
     /// Writes a method-run record under `outputs/` and returns its cache-relative path.
     @discardableResult
     public func writeOutput(_ record: OutputRecord, for model: ModelRef) throws -> String {
@@ -121,6 +147,20 @@ public final class DataRepository: Sendable {
     /// The content of one version (the latest when `version` is `nil`), hydrating it first
     /// when the cache does not hold it and the sync service can fetch it.
     public func content(of model: ModelDefinition, name: String, version: Int?) async throws -> ContentRead {
+        let file = try await contentFile(of: model, name: name, version: version)
+        guard let data = try AtomicFile.readIfPresent(file.path) else {
+            throw SwampError(
+                .contentMissing, "the content of '\(model.name)/\(name)' version \(file.metadata.version) is not in the datastore",
+                hint: "run 'swamp datastore sync --pull' or 'swamp datastore verify'")
+        }
+        return ContentRead(metadata: file.metadata, data: data, hydrated: file.hydrated)
+    }
+
+    /// The file holding one version's content (the latest when `version` is `nil`), hydrating
+    /// it first when needed: for reading in chunks, whatever its size.
+    public func contentFile(of model: ModelDefinition, name: String, version: Int?) async throws -> (
+        metadata: DataMetadata, path: String, hydrated: Bool
+    ) {
         try PathRules.validateDataName(name)
         let ref = model.ref
         guard let resolved = try version ?? latestVersion(ref, name) else {
@@ -135,12 +175,12 @@ public final class DataRepository: Sendable {
         if !FileManager.default.fileExists(atPath: path) {
             hydrated = try await sync.hydrate(rel)
         }
-        guard let data = try AtomicFile.readIfPresent(path) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw SwampError(
                 .contentMissing, "the content of '\(model.name)/\(name)' version \(resolved) is not in the datastore",
                 hint: "run 'swamp datastore sync --pull' or 'swamp datastore verify'")
         }
-        return ContentRead(metadata: metadata, data: data, hydrated: hydrated)
+        return (metadata, path, hydrated)
     }
 
     // MARK: Hydration

@@ -115,10 +115,9 @@ public struct DatastoreMigration: Sendable {
                 hint: "nothing was changed in .swamp.yaml; the local data stays where it is. Resolve the conflicting versions first")
         }
         progress("pushing \(copies.count) local file(s)…")
-        for relPath in copies {
-            guard let data = try AtomicFile.readIfPresent("\(source)/\(relPath)") else { continue }
+        for relPath in copies where FileManager.default.fileExists(atPath: "\(source)/\(relPath)") {
             try sync.markDirty(relPath)
-            try AtomicFile.write(data, to: "\(cacheRoot)/\(relPath)")
+            try AtomicFile.copy("\(source)/\(relPath)", to: "\(cacheRoot)/\(relPath)")
         }
         // Not resolved against this repository's data: the cache being filled is not its datastore yet.
         let pushed = try await sync.push(.all, holding: locks, repository: nil).pushed
@@ -143,11 +142,14 @@ public struct DatastoreMigration: Sendable {
         var copies: [String] = []
         var conflicts: [String] = []
         for relPath in tierFiles(under: source) {
-            guard let existing = try AtomicFile.readIfPresent("\(target)/\(relPath)") else {
+            guard FileManager.default.fileExists(atPath: "\(target)/\(relPath)") else {
                 copies.append(relPath)
                 continue
             }
-            if try AtomicFile.readIfPresent("\(source)/\(relPath)") != existing { conflicts.append(relPath) }
+            // Compared by hash, read in chunks: files of any size.
+            if try ContentHash.sha256(ofFile: "\(source)/\(relPath)") != ContentHash.sha256(ofFile: "\(target)/\(relPath)") {
+                conflicts.append(relPath)
+            }
         }
         return (copies, conflicts)
     }
@@ -172,9 +174,8 @@ public struct DatastoreMigration: Sendable {
     /// Copies the datastore tier's files (not locks, not temporary files); returns how many.
     static func copyTree(from source: String, to target: String) throws -> Int {
         var count = 0
-        for relPath in tierFiles(under: source) {
-            guard let data = try AtomicFile.readIfPresent("\(source)/\(relPath)") else { continue }
-            try AtomicFile.write(data, to: "\(target)/\(relPath)")
+        for relPath in tierFiles(under: source) where FileManager.default.fileExists(atPath: "\(source)/\(relPath)") {
+            try AtomicFile.copy("\(source)/\(relPath)", to: "\(target)/\(relPath)")
             count += 1
         }
         return count

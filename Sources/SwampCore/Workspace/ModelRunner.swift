@@ -1,5 +1,6 @@
 import Foundation
 import SwampContracts
+import SwampSupport
 import Synchronization
 
 /// Runs one method of one model: per-model lock, scoped pull, run, write, one push.
@@ -83,9 +84,13 @@ public struct ModelRunner: Sendable {
     ) async throws -> (MethodOutcome, [DataMetadata], String) {
         let startedAt = Date()
         let outcome: MethodOutcome
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-run-\(UUID().uuidString.lowercased())").path
+        try AtomicFile.makeDirectories(scratch)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         do {
             let nested = NestedLocks(datastore: workspace.datastoreIdentity, models: session.models + (workspace.parentLocks?.models ?? []))
-            let context = MethodContext(repoDir: workspace.repoDir, environment: [NestedLocks.variable: nested.encoded])
+            let context = MethodContext(
+                repoDir: workspace.repoDir, environment: [NestedLocks.variable: nested.encoded], scratchDirectory: scratch)
             outcome = try await handler.run(method: method, model: model, context: context)
         } catch  where Task.isCancelled {
             throw OperationInterrupted(
@@ -94,9 +99,16 @@ public struct ModelRunner: Sendable {
         var written: [DataMetadata] = []
         do {
             for produced in outcome.data {
-                written.append(
-                    try workspace.data.writeVersion(
-                        of: model, name: produced.name, content: produced.content, contentType: produced.contentType, producedBy: method))
+                switch produced.body {
+                case .bytes(let content):
+                    written.append(
+                        try workspace.data.writeVersion(
+                            of: model, name: produced.name, content: content, contentType: produced.contentType, producedBy: method))
+                case .file(let path):
+                    written.append(
+                        try workspace.data.writeVersion(
+                            of: model, name: produced.name, file: path, contentType: produced.contentType, producedBy: method))
+                }
             }
             let record = OutputRecord(
                 modelName: model.name, modelId: model.id, modelType: model.type, method: method, startedAt: startedAt,

@@ -32,6 +32,91 @@ public enum AtomicFile {
         }
     }
 
+    /// Moves the file `source` to `path` atomically: a rename, or across file systems a copy
+    /// streamed through a temporary file beside `path` (fsynced, renamed, then `source` removed).
+    public static func move(_ source: String, to path: String) throws {
+        try makeDirectories((path as NSString).deletingLastPathComponent)
+        if rename(source, path) == 0 { return }
+        let code = errno
+        guard code == EXDEV else { throw FileSystemError("move into place", path: path, errno: code) }
+        let temporary = try copyTemporary(source, nextTo: path)
+        guard rename(temporary, path) == 0 else {
+            let failure = errno
+            unlink(temporary)
+            throw FileSystemError("rename into place", path: path, errno: failure)
+        }
+        unlink(source)
+    }
+
+    /// Copies the file `source` to `path` atomically (through a temporary file and a rename),
+    /// 1 MiB at a time: readers see the old content or the whole new one.
+    public static func copy(_ source: String, to path: String) throws {
+        try makeDirectories((path as NSString).deletingLastPathComponent)
+        let temporary = try copyTemporary(source, nextTo: path)
+        guard rename(temporary, path) == 0 else {
+            let failure = errno
+            unlink(temporary)
+            throw FileSystemError("rename into place", path: path, errno: failure)
+        }
+    }
+
+    /// Writes the file at `path` to the descriptor `fd` (stdout, say), 1 MiB at a time.
+    public static func stream(_ path: String, to fd: Int32) throws {
+        let input = open(path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw FileSystemError("open", path: path, errno: errno) }
+        defer { close(input) }
+        try pump(from: input, to: fd, path: path)
+    }
+
+    /// Copies everything `input` has left to `output`, 1 MiB at a time.
+    private static func pump(from input: Int32, to output: Int32, path: String) throws {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError("read", path: path, errno: errno)
+            }
+            if count == 0 { return }
+            var done = 0
+            while done < count {
+                let written = buffer.withUnsafeBytes { pointer -> Int in
+                    guard let base = pointer.baseAddress else { return -1 }
+                    return Glibc.write(output, base + done, count - done)
+                }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw FileSystemError("write", path: path, errno: errno)
+                }
+                done += written
+            }
+        }
+    }
+
+    /// Copies `source` into a new temporary file beside `path`, 1 MiB at a time; returns its path.
+    static func copyTemporary(_ source: String, nextTo path: String) throws -> String {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw FileSystemError("open", path: source, errno: errno) }
+        defer { close(input) }
+        let temporary =
+            "\((path as NSString).deletingLastPathComponent)/.\((path as NSString).lastPathComponent).tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw FileSystemError("create temporary file for", path: path, errno: errno) }
+        var failure: Int32 = 0
+        do {
+            try pump(from: input, to: output, path: source)
+        } catch let error as FileSystemError {
+            failure = error.errno
+        }
+        if failure == 0, fsync(output) != 0 { failure = errno }
+        close(output)
+        if failure != 0 {
+            unlink(temporary)
+            throw FileSystemError("copy", path: path, errno: failure)
+        }
+        return temporary
+    }
+
     /// Creates `path` with `data` only if nothing exists there yet, atomically:
     /// the file appears with its full content or not at all.
     /// - Returns: `false` when `path` already exists.

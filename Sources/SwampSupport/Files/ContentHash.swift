@@ -30,7 +30,7 @@ public enum ContentHash {
         return (hex(hasher.finalize()), size)
     }
 
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
+    public static func hex(_ digest: some Sequence<UInt8>) -> String {
         let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(64)

@@ -1,0 +1,285 @@
+import Crypto
+import Foundation
+import S3Client
+import SwampContracts
+import SwampSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Objects of any size in constant memory: small ones whole, larger ones streamed, the largest
+/// in parts (multipart upload, ranged download) that share the operation's transfer window.
+/// See docs/s3-layout.md, *Large objects*.
+extension S3SyncService {
+    /// Objects under this size are read into memory whole (one buffer per request in flight);
+    /// from this size on they stream through a few 256 KiB chunks.
+    static let streamingBytes: Int64 = 1 << 20
+    /// S3's limit on the parts of one upload.
+    static let maximumParts: Int64 = 10_000
+
+    /// The part size for an object of `size` bytes: the configured one, grown so that no upload
+    /// needs more than ``maximumParts`` parts.
+    func partSize(for size: Int64) -> Int64 {
+        max(Int64(settings.partSize), (size + Self.maximumParts - 1) / Self.maximumParts)
+    }
+
+    /// Writes the local file `absolute` (`size` bytes hashing to `sha`) to `key` under
+    /// `condition`, with `sha` as user metadata. A file that no longer hashes to `sha` when it is
+    /// read is never completed remotely (``LocalFileError``).
+    func putFile(
+        _ absolute: String, size: Int64, sha: String, key: String, condition: S3Client.Condition, window: TransferWindow?
+    ) async throws {
+        if size >= Int64(settings.multipartThreshold), let window {
+            try await putMultipart(absolute, size: size, sha: sha, key: key, condition: condition, window: window)
+        } else {
+            try await client.put(key, file: FileSlice(path: absolute, length: size, sha256: sha), condition: condition, metadata: ["sha256": sha])
+        }
+    }
+
+    /// A multipart upload: the file is read once in order to hash each part (and the whole),
+    /// each part is sent as soon as it is hashed — streamed from disk, in the window, retried on
+    /// its own — and the upload is completed under `condition` only when the whole file hashed to
+    /// `sha`. Any failure or interruption aborts the upload (its parts never become an object);
+    /// an upload left by a killed process is aborted by the next push (``abortAbandonedUploads()``)
+    /// or by `repair`.
+    func putMultipart(
+        _ absolute: String, size: Int64, sha: String, key: String, condition: S3Client.Condition, window: TransferWindow
+    ) async throws {
+        let partSize = partSize(for: size)
+        let count = Int((size + partSize - 1) / partSize)
+        let journal = try sidecar.beginUpload(key: key)
+        let uploadId: String
+        do {
+            uploadId = try await client.createMultipartUpload(key, metadata: ["sha256": sha])
+        } catch {
+            // Whether the upload was created is unknown: the journal entry stays for the next push.
+            throw error
+        }
+        try sidecar.recordUpload(journal, uploadId: uploadId)
+        do {
+            var whole = SHA256()
+            let file = try ReadOnlyFile(absolute)
+            let client = self.client
+            let etags = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                var etags = [String](repeating: "", count: count)
+                var inFlight = 0
+                for number in 1...count {
+                    let offset = Int64(number - 1) * partSize
+                    let length = min(partSize, size - offset)
+                    var part = SHA256()
+                    try file.read(offset: offset, length: length) { chunk in
+                        part.update(bufferPointer: chunk)
+                        whole.update(bufferPointer: chunk)
+                    }
+                    let slice = FileSlice(path: absolute, offset: offset, length: length, sha256: ContentHash.hex(part.finalize()))
+                    if inFlight >= window.width, let (done, etag) = try await group.next() {
+                        etags[done - 1] = etag
+                        inFlight -= 1
+                    }
+                    group.addTask {
+                        try await window.withSlot { (number, try await client.uploadPart(key, uploadId: uploadId, number: number, slice: slice)) }
+                    }
+                    inFlight += 1
+                }
+                while let (done, etag) = try await group.next() { etags[done - 1] = etag }
+                return etags
+            }
+            guard ContentHash.hex(whole.finalize()) == sha else {
+                throw LocalFileError(path: absolute, message: "changed while it was being sent (its bytes no longer hash to what was planned)")
+            }
+            Failpoint.hit("push.before-complete")
+            try await client.completeMultipartUpload(
+                key, uploadId: uploadId, parts: etags.enumerated().map { (number: $0.offset + 1, etag: $0.element) }, condition: condition)
+        } catch {
+            await abort(key: key, uploadId: uploadId)
+            sidecar.endUpload(journal)
+            throw error
+        }
+        sidecar.endUpload(journal)
+    }
+
+    /// Aborts an upload even from a cancelled task (Ctrl-C): its parts must not be left behind.
+    func abort(key: String, uploadId: String) async {
+        let client = self.client
+        let logger = self.logger
+        await Task.detached {
+            do {
+                try await client.abortMultipartUpload(key, uploadId: uploadId)
+            } catch {
+                logger.warning(
+                    "could not abort a multipart upload; the next push or 'swamp datastore repair' aborts it", metadata: ["key": "\(key)"])
+            }
+        }.value
+    }
+
+    /// Aborts the multipart uploads this cache's processes started and did not finish (they
+    /// were killed): one `DELETE` each, plus a listing of the key when the process died before
+    /// it learned the upload's id. Costs nothing when every upload finished.
+    func abortAbandonedUploads() async {
+        for entry in sidecar.abandonedUploads() {
+            do {
+                if let uploadId = entry.uploadId {
+                    try await client.abortMultipartUpload(entry.key, uploadId: uploadId)
+                } else {
+                    // Killed between creating the upload and recording its id: every upload of
+                    // that key started since is one the journal entry covers.
+                    for upload in try await client.listMultipartUploads(prefix: entry.key)
+                    where upload.key == entry.key && (upload.initiated.map { $0 >= entry.startedAt.addingTimeInterval(-300) } ?? false) {
+                        try await client.abortMultipartUpload(upload.key, uploadId: upload.uploadId)
+                    }
+                }
+                sidecar.endUpload(entry.file)
+            } catch {
+                logger.warning("could not abort an abandoned multipart upload; trying again next push", metadata: ["key": "\(entry.key)"])
+            }
+        }
+    }
+
+    // MARK: Downloads
+
+    /// Downloads `key` (`size` bytes hashing to `sha`) into a temporary file beside `absolute`,
+    /// checks it, and renames it into place: streamed above ``streamingBytes``, in ranges read
+    /// side by side above the multipart threshold. Returns the hash found.
+    func downloadFile(_ key: String, size: Int64, sha: String, to absolute: String, window: TransferWindow?) async throws -> String? {
+        let directory = (absolute as NSString).deletingLastPathComponent
+        try AtomicFile.makeDirectories(directory)
+        let temporary = "\(directory)/.\((absolute as NSString).lastPathComponent).tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystemError("create temporary file for", path: absolute, errno: errno) }
+        var keep = false
+        defer {
+            close(fd)
+            if !keep { unlink(temporary) }
+        }
+        let found: String
+        if size >= Int64(settings.multipartThreshold), let window {
+            guard let hash = try await downloadRanges(key, size: size, fd: fd, window: window) else { return nil }
+            found = hash
+        } else {
+            let sink = FileSink(fd: fd)
+            guard try await client.get(key, into: sink, expectedBytes: size) != nil else { return nil }
+            // A short body hashes to something else (the same hash would mean the same bytes).
+            found = sink.sha256
+        }
+        guard found == sha else { return found }
+        guard fsync(fd) == 0 else { throw FileSystemError("write", path: absolute, errno: errno) }
+        guard rename(temporary, absolute) == 0 else { throw FileSystemError("rename into place", path: absolute, errno: errno) }
+        keep = true
+        return found
+    }
+
+    /// Reads `size` bytes of `key` in part-sized ranges, side by side in the window, each written
+    /// at its offset; every range carries `If-Match` with the ETag the first one saw, so all come
+    /// from one object. The hash is computed in order as ranges complete. `nil` when the object
+    /// does not exist.
+    private func downloadRanges(_ key: String, size: Int64, fd: Int32, window: TransferWindow) async throws -> String? {
+        let partSize = partSize(for: size)
+        let count = Int((size + partSize - 1) / partSize)
+        func range(_ index: Int) -> ClosedRange<Int64> {
+            let start = Int64(index) * partSize
+            return start...(min(size, start + partSize) - 1)
+        }
+        // The first range names the object (its ETag) for the others.
+        let first = FileSink(fd: fd, offset: 0)
+        let client = self.client
+        guard let head = try await window.withSlot({ try await client.get(key, into: first, range: range(0), expectedBytes: range(0).count64) })
+        else { return nil }
+        try Self.checkRange(first, range(0), key: key)
+        let etag = head.etag
+        var whole = SHA256()
+        let reader = ReadOnlyFile(fd: fd, path: key)
+        var hashed = 1
+        try reader.read(offset: 0, length: range(0).count64) { whole.update(bufferPointer: $0) }
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            var done = Set<Int>()
+            var next = 1
+            var inFlight = 0
+            while hashed < count {
+                while next < count && inFlight < window.width {
+                    let index = next
+                    let bytes = range(index)
+                    group.addTask {
+                        let sink = FileSink(fd: fd, offset: bytes.lowerBound)
+                        _ = try await window.withSlot {
+                            guard try await client.get(key, into: sink, range: bytes, ifMatch: etag, expectedBytes: bytes.count64) != nil else {
+                                throw S3Error(.noSuchKey, status: 404, message: "the object went away during the download", operation: "GET \(key)")
+                            }
+                            try Self.checkRange(sink, bytes, key: key)
+                        }
+                        return index
+                    }
+                    next += 1
+                    inFlight += 1
+                }
+                guard let finished = try await group.next() else { break }
+                inFlight -= 1
+                done.insert(finished)
+                // Hash every range that is now contiguous with what was hashed (from the page cache).
+                while done.contains(hashed) {
+                    try reader.read(offset: range(hashed).lowerBound, length: range(hashed).count64) { whole.update(bufferPointer: $0) }
+                    done.remove(hashed)
+                    hashed += 1
+                }
+            }
+        }
+        return ContentHash.hex(whole.finalize())
+    }
+
+}
+
+extension S3SyncService {
+    /// A range must come whole: a short one would leave a hole the hash finds only at the end.
+    static func checkRange(_ sink: FileSink, _ range: ClosedRange<Int64>, key: String) throws {
+        guard sink.written == range.count64 else {
+            throw S3SyncError(
+                .hashMismatch,
+                "the remote object '\(key)' sent \(sink.written) bytes for the range \(range), not \(range.count64); nothing was written")
+        }
+    }
+}
+
+extension ClosedRange<Int64> {
+    var count64: Int64 { upperBound - lowerBound + 1 }
+}
+
+/// A file read in chunks at given offsets.
+final class ReadOnlyFile {
+    private let fd: Int32
+    private let owned: Bool
+    let path: String
+
+    init(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError("open", path: path, errno: errno) }
+        self.fd = fd
+        owned = true
+        self.path = path
+    }
+
+    /// Reads through a descriptor the caller owns (and closes).
+    init(fd: Int32, path: String) {
+        self.fd = fd
+        owned = false
+        self.path = path
+    }
+
+    deinit { if owned { close(fd) } }
+
+    /// Hands `length` bytes from `offset` to `body`, 1 MiB at a time.
+    func read(offset: Int64, length: Int64, _ body: (UnsafeRawBufferPointer) -> Void) throws {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var done: Int64 = 0
+        while done < length {
+            let want = Int(min(Int64(buffer.count), length - done))
+            let count = buffer.withUnsafeMutableBytes { pointer -> Int in
+                guard let base = pointer.baseAddress else { return -1 }
+                return pread(fd, base, want, off_t(offset + done))
+            }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw FileSystemError("read", path: path, errno: count < 0 ? errno : EIO) }
+            buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            done += Int64(count)
+        }
+    }
+}
