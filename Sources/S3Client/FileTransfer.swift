@@ -48,7 +48,7 @@ struct FileSliceBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let slice: FileSlice
     /// Bytes read per chunk: with the chunk held back, about twice this is in memory per request.
-    static let chunkBytes = 256 << 10
+    static let chunkBytes = 64 << 10
 
     func makeAsyncIterator() -> Iterator { Iterator(slice: slice) }
 

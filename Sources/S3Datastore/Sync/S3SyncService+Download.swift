@@ -18,7 +18,8 @@ extension S3SyncService {
         do {
             if expected.size >= Self.streamingBytes {
                 sha = try await downloadFile(
-                    key, size: expected.size, sha: expected.sha256, to: absolute, window: window ?? TransferWindow(width: settings.pullConcurrency))
+                    key, size: expected.size, sha: expected.sha256, to: absolute,
+                    window: window ?? TransferWindow(width: min(settings.pullConcurrency, Transfers.partsInFlight)))
             } else {
                 // Never read more than the index says, and give it the time its size needs.
                 switch try await client.get(key, maxBytes: Int(expected.size), expectedBytes: Int(expected.size)) {

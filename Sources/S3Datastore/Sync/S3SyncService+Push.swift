@@ -49,7 +49,7 @@ extension S3SyncService {
         let pushing = transfers("push", width: settings.pushConcurrency)
         let results = try await transfer(uploads, in: pushing, sizes: uploads.map(\.size)) { upload -> (PushPlan.Upload, UploadResult) in
             if let lost = fence?.lostError() { throw lost }
-            return (upload, try await self.upload(upload, window: pushing.window))
+            return (upload, try await self.upload(upload, window: pushing.parts))
         }
         var uploaded: [String: SyncSidecar.FileRecord] = [:]
         var collisions: [PartitionID: [Collision]] = [:]
@@ -182,7 +182,7 @@ extension S3SyncService {
             // Streamed from disk, checked against the planned hash as it is read: a file that
             // changed since it was hashed is never completed remotely.
             sha = upload.sha256
-            let window = window ?? TransferWindow(width: settings.pushConcurrency)
+            let window = window ?? TransferWindow(width: min(settings.pushConcurrency, Transfers.partsInFlight))
             send = { try await self.putFile(absolute, size: before.size, sha: sha, key: key, condition: condition, window: window) }
         } else {
             guard let data = try AtomicFile.readIfPresent(absolute) else {

@@ -39,9 +39,14 @@ public final class TransferWindow: Sendable {
         var waiting: [CheckedContinuation<Void, Never>] = []
     }
     private let state: Mutex<State>
+    /// A window whose slot each slot of this one also takes (a narrower window inside a wider one).
+    private let parent: TransferWindow?
 
-    public init(width: Int) {
+    /// - Parameter parent: a window every slot of this one also holds a slot of (taken second:
+    ///   nothing holding a slot of `parent` ever waits for this one, so the two never dead-lock).
+    public init(width: Int, within parent: TransferWindow? = nil) {
         self.width = max(1, width)
+        self.parent = parent
         state = Mutex(State(free: max(1, width)))
     }
 
@@ -50,6 +55,7 @@ public final class TransferWindow: Sendable {
         await acquire()
         defer { release() }
         try Task.checkCancellation()
+        if let parent { return try await parent.withSlot(body) }
         return try await body()
     }
 

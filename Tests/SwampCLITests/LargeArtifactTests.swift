@@ -1,0 +1,184 @@
+import Crypto
+import Foundation
+import S3Client
+import SwampTestSupport
+import Testing
+
+/// Large versions through real processes and the S3 test server, with parts made small
+/// (5 MiB, S3's smallest) so that a 12 MB output goes in three: multipart upload, ranged
+/// download, a part retried on its own, kill -9 and Ctrl-C in the middle of an upload.
+/// The 1 GiB memory figures are measured by `scripts/bench-large.sh` (docs/benchmarks.md);
+/// a 3 GiB round trip runs with SWAMP_TEST_HUGE=1.
+@Suite(.serialized) struct LargeArtifactTests {
+    static let size = 12_000_000
+    static let partBytes = 5 << 20
+
+    /// A user of `team`'s bucket through `proxy`, with 5 MiB parts from 5 MiB on.
+    static func cli(_ team: S3Team, _ user: String, through proxy: FaultProxy) -> CLI {
+        var cli = team.cli(user)
+        cli.environment["SWAMP_DATASTORE"] =
+            #"s3:{"bucket":"\#(team.bucket)","endpoint":"\#(proxy.endpoint)","forcePathStyle":true,"multipartThreshold":\#(partBytes),"partSize":\#(partBytes)}"#
+        return cli
+    }
+
+    /// A team whose model `big` prints `size` random bytes (the same bytes every run: a seeded file).
+    static func start() async throws -> (S3Team, FaultProxy, CLI, String) {
+        let team = S3Team()
+        let source = "\(team.root)/source.bin"
+        try FileManager.default.createDirectory(atPath: team.root, withIntermediateDirectories: true)
+        _ = try await CLI.exec(["-c", "head -c \(size) /dev/urandom > \"$0\"", source], environment: [:], cwd: team.root, executable: "/bin/sh")
+        try #require((try FileManager.default.attributesOfItem(atPath: source)[.size] as? Int) == size)
+        _ = try await team.start(models: ["big"], scripts: ["big": "cat '\(source)'"])
+        let proxy = try await FaultProxy.start(upstream: S3Team.endpoint)
+        return (team, proxy, cli(team, "a", through: proxy), source)
+    }
+
+    static func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+
+    static func rawKey(_ cli: CLI, version: Int) async throws -> String {
+        try await S3SafetyTests.metadataKey(cli, "big", version).replacingOccurrences(of: "metadata.yaml", with: "raw")
+    }
+
+    /// A fresh clone pulls the version (in ranges) and `data get` gives the bytes the command printed.
+    static func expectPulledIntact(_ team: S3Team, _ proxy: FaultProxy, source: String, version: Int) async throws {
+        let name = "fresh-\(UUID().uuidString.prefix(6))"
+        _ = try team.clone(name)
+        let cli = cli(team, name, through: proxy)
+        try await proxy.clearLog()
+        let pull = try await cli.run(["datastore", "sync", "--pull"])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        let key = try await rawKey(cli, version: version)
+        let ranged = try await proxy.log().filter { $0.method == "GET" && $0.path.hasSuffix(key) }
+        #expect(ranged.count == 3 && ranged.allSatisfy { $0.status == 206 }, "three ranges of 5 MiB: \(ranged.map(\.status))")
+        let got = try await cli.run(["data", "get", "big", "result", "--version", String(version)])
+        #expect(got.status == 0, "\(got.stderr)")
+        let expected = try Data(contentsOf: URL(fileURLWithPath: source))
+        #expect(got.stdout.count == expected.count && sha256(got.stdout) == sha256(expected), "the pulled bytes are the command's")
+    }
+
+    static func uploadsInProgress(_ team: S3Team) async throws -> [MultipartUploadSummary] {
+        try await team.client.listMultipartUploads(prefix: "")
+    }
+
+    @Test func aLargeVersionGoesInPartsAndComesBackWhole() async throws {
+        let (team, proxy, a, source) = try await Self.start()
+        defer {
+            proxy.stop()
+            team.remove()
+        }
+        try await proxy.clearLog()
+        let run = try await a.run(["model", "method", "run", "big", "execute"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let key = try await Self.rawKey(a, version: 1)
+        let log = try await proxy.log().filter { $0.path.contains(key) }
+        #expect(log.filter { $0.method == "POST" && $0.path.hasSuffix("?uploads=") }.count == 1, "one upload created")
+        #expect(log.filter { $0.method == "PUT" && $0.path.contains("partNumber=") && $0.status == 200 }.count == 3, "three parts")
+        #expect(log.filter { $0.method == "POST" && $0.path.contains("uploadId=") && $0.status == 200 }.count == 1, "one completion")
+        #expect(!log.contains { $0.method == "PUT" && $0.path.hasSuffix(key) }, "no single PUT of the whole object")
+        let head = try #require(try await team.client.head(key))
+        #expect(head.headers["content-length"] == String(Self.size))
+        #expect(try await Self.uploadsInProgress(team).isEmpty)
+        try await Self.expectPulledIntact(team, proxy, source: source, version: 1)
+        _ = try await team.verifyConsistency()
+    }
+
+    /// A part answered 500 twice is sent a third time, alone: the upload is not restarted.
+    @Test func aPartThatFailsTwiceIsRetriedAlone() async throws {
+        let (team, proxy, a, source) = try await Self.start()
+        defer {
+            proxy.stop()
+            team.remove()
+        }
+        try await proxy.clearLog()
+        try await proxy.set([.init("error", method: "PUT", path: "partNumber=2&", nth: 1, count: 2, status: 500, code: "InternalError")])
+        let run = try await a.run(["model", "method", "run", "big", "execute"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let log = try await proxy.log()
+        let parts = log.filter { $0.method == "PUT" && $0.path.contains("partNumber=") }
+        #expect(parts.filter { $0.path.contains("partNumber=2&") }.map(\.status) == [500, 500, 200], "part 2: two failures, then sent")
+        #expect(parts.filter { !$0.path.contains("partNumber=2&") }.count == 2, "parts 1 and 3 once each")
+        #expect(log.filter { $0.method == "POST" && $0.path.hasSuffix("?uploads=") }.count == 1, "the upload was not restarted")
+        try await proxy.set([])
+        try await Self.expectPulledIntact(team, proxy, source: source, version: 1)
+    }
+
+    /// kill -9 while part 2 is on its way: no object, the upload left behind; the next push
+    /// aborts it (the journal names it) and sends the version again.
+    @Test func aKilledUploadLeavesNoObjectAndTheNextPushCleansUp() async throws {
+        let (team, proxy, a, source) = try await Self.start()
+        defer {
+            proxy.stop()
+            team.remove()
+        }
+        let killed = try await S3SafetyTests.run(a, ["model", "method", "run", "big", "execute"], killedAt: "partNumber=2&", proxy: proxy)
+        #expect(killed.status == 9, "killed: \(killed.stderr)")
+        let key = try await Self.rawKey(a, version: 1)
+        #expect(try await team.client.head(key) == nil, "no object from a partial upload")
+        #expect(try await Self.uploadsInProgress(team).map(\.key) == [key], "the killed process's upload is left")
+
+        try await proxy.clearLog()
+        let sync = try await a.run(["datastore", "sync"])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(try await proxy.log().contains { $0.method == "DELETE" && $0.path.contains("uploadId=") }, "the abandoned upload was aborted")
+        #expect(try await Self.uploadsInProgress(team).isEmpty, "no upload of ours is left")
+        #expect(try await team.client.head(key) != nil)
+        try await Self.expectPulledIntact(team, proxy, source: source, version: 1)
+        _ = try await team.verifyConsistency()
+    }
+
+    /// Ctrl-C while part 2 is held: the command aborts its upload before it exits 130.
+    @Test func anInterruptedUploadIsAborted() async throws {
+        let (team, proxy, a, source) = try await Self.start()
+        defer {
+            proxy.stop()
+            team.remove()
+        }
+        try await proxy.set([.init("hold")])
+        let running = try a.spawn(["model", "method", "run", "big", "execute"])
+        try await proxy.set([.init("signal", method: "PUT", path: "partNumber=2&", signal: "INT", pid: running.pid, then: "hold")])
+        let result = try await running.wait()
+        try await proxy.set([])
+        try await proxy.release()
+        #expect(result.status == 130, "\(result.stderr)")
+        let key = try await Self.rawKey(a, version: 1)
+        #expect(try await team.client.head(key) == nil, "no object from a partial upload")
+        #expect(try await Self.uploadsInProgress(team).isEmpty, "the upload was aborted on the way out")
+
+        let sync = try await a.run(["datastore", "sync"])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        try await Self.expectPulledIntact(team, proxy, source: source, version: 1)
+    }
+
+    /// Beyond the 2 GiB a response body could once hold: a 3 GiB version (sparse, so it costs
+    /// no disk until pulled) goes up in parts and comes back whole. Minutes long: set
+    /// SWAMP_TEST_HUGE=1 to run it.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["SWAMP_TEST_HUGE"] == "1", "3 GiB round trip: set SWAMP_TEST_HUGE=1"))
+    func aThreeGibibyteVersionRoundTrips() async throws {
+        let team = S3Team()
+        defer { team.remove() }
+        try FileManager.default.createDirectory(atPath: team.root, withIntermediateDirectories: true)
+        let source = "\(team.root)/huge.bin"
+        // Sparse, with a few marked bytes so that a misplaced range would be seen.
+        try #require(FileManager.default.createFile(atPath: source, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: source))
+        for offset in stride(from: UInt64(0), to: 3 << 30, by: 256 << 20) {
+            try handle.seek(toOffset: offset)
+            handle.write(Data("swamp@\(offset)".utf8))
+        }
+        try handle.truncate(atOffset: 3 << 30)
+        try handle.close()
+        _ = try await team.start(models: ["big"], scripts: ["big": "cat '\(source)'"])
+        let a = team.cli("a")
+        let run = try await a.run(["model", "method", "run", "big", "execute"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let fresh = try team.clone("fresh")
+        let pull = try await fresh.run(["datastore", "sync", "--pull"])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        let got = try await CLI.exec(
+            ["-c", "\"$0\" data get big result --repo-dir \"$1\" | sha256sum", CLI.binary, fresh.repo], environment: fresh.environment,
+            cwd: fresh.repo,
+            executable: "/bin/sh")
+        let expected = try await CLI.exec(["-c", "sha256sum < \"$0\"", source], environment: [:], cwd: team.root, executable: "/bin/sh")
+        #expect(got.text.prefix(64) == expected.text.prefix(64), "the 3 GiB version came back identical")
+    }
+}
