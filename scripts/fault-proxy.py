@@ -190,6 +190,10 @@ def main() -> None:
             self._started = time.monotonic()
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if len(body) < length:
+                # The client went away mid-body (killed): forwarding the part it sent would leave
+                # the server waiting for the rest, holding up every other request.
+                return self._cut("client-gone")
             if self.path.startswith("/__proxy/"):
                 return self._control(body)
             key = (self.command, self.path, self.headers.get("If-None-Match"), self.headers.get("If-Match"))
