@@ -6,6 +6,8 @@ Differences from `moto_server`, both to behave like real S3 where the tests rely
   write's check and write are atomic, as they are on S3;
 - with --auth, requests must be signed with SigV4 by a real IAM key (printed to the
   info file), so a wrong key or a bad signature is refused;
+- ListMultipartUploads says when each upload was started (moto answers a fixed date in 2010);
+- `If-Match` on CompleteMultipartUpload is checked (S3 does; moto checks only `If-None-Match`);
 - an object of 8 MiB or more is read from moto's spool file once and kept in memory: moto
   reads the whole object for every request, so a 1 GiB object fetched in 128 ranges of
   8 MiB (aws-cli and swamp both do that) cost 1.4 s per range, where S3 reads the range only.
@@ -77,8 +79,56 @@ def main() -> None:
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
+    from moto.core import DEFAULT_ACCOUNT_ID as account
+    from moto.s3.models import s3_backends
+    from urllib.parse import parse_qs, unquote
+
+    def refused_completion(environ):
+        """A 412 for a CompleteMultipartUpload whose If-Match does not hold, else None."""
+        expected = environ.get("HTTP_IF_MATCH")
+        if environ.get("REQUEST_METHOD") != "POST" or not expected or "uploadId" not in parse_qs(environ.get("QUERY_STRING", "")):
+            return None
+        bucket, _, key = unquote(environ.get("PATH_INFO", "")).lstrip("/").partition("/")
+        try:
+            current = s3_backends[account]["global"].get_object(bucket, key)
+        except Exception:
+            current = None
+        if current is not None and current.etag.strip('"') == expected.strip('"'):
+            return None
+        return (
+            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>'
+            b"<Message>At least one of the pre-conditions you specified did not hold</Message></Error>"
+        )
+
+    # When each multipart upload started (moto lists them all as started in 2010).
+    import re
+    import time
+    from moto.s3.models import FakeMultipart
+
+    started = {}
+    original_init = FakeMultipart.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        started[self.id] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+    FakeMultipart.__init__ = recording_init
+    listed_upload = re.compile(rb"<UploadId>([^<]*)</UploadId>(.*?)<Initiated>[^<]*</Initiated>", re.S)
+
+    def with_start_times(body):
+        return listed_upload.sub(
+            lambda m: b"<UploadId>%s</UploadId>%s<Initiated>%s</Initiated>"
+            % (m.group(1), m.group(2), started.get(m.group(1).decode(), "2010-11-10T20:48:33.000Z").encode()),
+            body,
+        )
+
     def serialised(environ, start_response):
         with lock:
+            refusal = refused_completion(environ)
+            if refusal is not None:
+                environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                start_response("412 Precondition Failed", [("Content-Type", "application/xml"), ("Content-Length", str(len(refusal)))])
+                return [refusal]
             result = app(environ, start_response)
             try:
                 body = b"".join(result)
@@ -86,6 +136,8 @@ def main() -> None:
                 close = getattr(result, "close", None)
                 if close:
                     close()
+            if environ.get("REQUEST_METHOD") == "GET" and "uploads" in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+                body = with_start_times(body)
         return [body]
 
     server = make_server("127.0.0.1", args.port, serialised, threaded=True)

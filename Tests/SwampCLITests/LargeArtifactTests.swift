@@ -67,8 +67,11 @@ import Testing
             team.remove()
         }
         try await proxy.clearLog()
-        let run = try await a.run(["model", "method", "run", "big", "execute"])
+        let run = try await a.run(["model", "method", "run", "big", "execute", "--json"])
         #expect(run.status == 0, "\(run.stderr)")
+        let sync = try #require(try run.json()["sync"] as? [String: Any])
+        #expect(sync["partsUp"] as? Int == 3, "--json counts the parts: \(sync)")
+        #expect((sync["bytesUp"] as? Int ?? 0) >= Self.size)
         let key = try await Self.rawKey(a, version: 1)
         let log = try await proxy.log().filter { $0.path.contains(key) }
         #expect(log.filter { $0.method == "POST" && $0.path.hasSuffix("?uploads=") }.count == 1, "one upload created")
@@ -124,6 +127,30 @@ import Testing
         #expect(try await team.client.head(key) != nil)
         try await Self.expectPulledIntact(team, proxy, source: source, version: 1)
         _ = try await team.verifyConsistency()
+    }
+
+    /// An upload left by a kill on another machine (no journal here to name it): `verify` reports
+    /// it, `repair` leaves a young one alone and aborts it once old enough.
+    @Test func repairAbortsAnUploadLeftByAKill() async throws {
+        let (team, proxy, a, _) = try await Self.start()
+        defer {
+            proxy.stop()
+            team.remove()
+        }
+        let killed = try await S3SafetyTests.run(a, ["model", "method", "run", "big", "execute"], killedAt: "partNumber=2&", proxy: proxy)
+        #expect(killed.status == 9, "killed: \(killed.stderr)")
+        let key = try await Self.rawKey(a, version: 1)
+        #expect(try await Self.uploadsInProgress(team).map(\.key) == [key])
+
+        let b = team.cli("b")
+        let verify = try await b.run(["datastore", "verify", "--json"])
+        #expect(verify.text.contains("unfinished_upload") && verify.text.contains(key), "\(verify.text)")
+        let young = try await b.run(["datastore", "repair"])
+        #expect(young.status == 0 && young.text.contains("left alone: unfinished_upload"), "\(young.text)\(young.stderr)")
+        #expect(try await Self.uploadsInProgress(team).count == 1, "a young upload may be in progress: left alone")
+        let repair = try await b.run(["datastore", "repair", "--min-orphan-age", "0"])
+        #expect(repair.status == 0 && repair.text.contains("fixed: unfinished_upload"), "\(repair.text)\(repair.stderr)")
+        #expect(try await Self.uploadsInProgress(team).isEmpty)
     }
 
     /// Ctrl-C while part 2 is held: the command aborts its upload before it exits 130.

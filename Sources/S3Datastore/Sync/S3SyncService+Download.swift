@@ -11,7 +11,7 @@ extension S3SyncService {
     /// Downloads one object, checks it against the index hash, and writes it atomically. Objects
     /// of ``streamingBytes`` or more stream to disk; from the multipart threshold on, in ranges
     /// side by side in `window` (a window of their own for a hydration).
-    func download(_ path: String, expected: IndexEntry, window: TransferWindow? = nil) async throws -> SyncSidecar.FileRecord {
+    func download(_ path: String, expected: IndexEntry, transfers: Transfers? = nil) async throws -> SyncSidecar.FileRecord {
         let absolute = cache.absolute(path)
         let key = remote.objectKey(path)
         let sha: String?
@@ -19,7 +19,7 @@ extension S3SyncService {
             if expected.size >= Self.streamingBytes {
                 sha = try await downloadFile(
                     key, size: expected.size, sha: expected.sha256, to: absolute,
-                    window: window ?? TransferWindow(width: min(settings.pullConcurrency, Transfers.partsInFlight)))
+                    transfers: transfers ?? self.transfers(nil, width: settings.pullConcurrency))
             } else {
                 // Never read more than the index says, and give it the time its size needs.
                 switch try await client.get(key, maxBytes: Int(expected.size), expectedBytes: Int(expected.size)) {

@@ -28,10 +28,10 @@ extension S3SyncService {
     /// `condition`, with `sha` as user metadata. A file that no longer hashes to `sha` when it is
     /// read is never completed remotely (``LocalFileError``).
     func putFile(
-        _ absolute: String, size: Int64, sha: String, key: String, condition: S3Client.Condition, window: TransferWindow?
+        _ absolute: String, size: Int64, sha: String, key: String, condition: S3Client.Condition, transfers: Transfers
     ) async throws {
-        if size >= Int64(settings.multipartThreshold), let window {
-            try await putMultipart(absolute, size: size, sha: sha, key: key, condition: condition, window: window)
+        if size >= Int64(settings.multipartThreshold) {
+            try await putMultipart(absolute, size: size, sha: sha, key: key, condition: condition, transfers: transfers)
         } else {
             try await client.put(key, file: FileSlice(path: absolute, length: size, sha256: sha), condition: condition, metadata: ["sha256": sha])
         }
@@ -44,8 +44,9 @@ extension S3SyncService {
     /// an upload left by a killed process is aborted by the next push (``abortAbandonedUploads()``)
     /// or by `repair`.
     func putMultipart(
-        _ absolute: String, size: Int64, sha: String, key: String, condition: S3Client.Condition, window: TransferWindow
+        _ absolute: String, size: Int64, sha: String, key: String, condition: S3Client.Condition, transfers: Transfers
     ) async throws {
+        let window = transfers.parts
         let partSize = partSize(for: size)
         let count = Int((size + partSize - 1) / partSize)
         let journal = try sidecar.beginUpload(key: key)
@@ -78,7 +79,10 @@ extension S3SyncService {
                         inFlight -= 1
                     }
                     group.addTask {
-                        try await window.withSlot { (number, try await client.uploadPart(key, uploadId: uploadId, number: number, slice: slice)) }
+                        let etag = try await window.withSlot { try await client.uploadPart(key, uploadId: uploadId, number: number, slice: slice) }
+                        self.countPart(up: true)
+                        transfers.progress?.advanced(bytes: length)
+                        return (number, etag)
                     }
                     inFlight += 1
                 }
@@ -141,7 +145,7 @@ extension S3SyncService {
     /// Downloads `key` (`size` bytes hashing to `sha`) into a temporary file beside `absolute`,
     /// checks it, and renames it into place: streamed above ``streamingBytes``, in ranges read
     /// side by side above the multipart threshold. Returns the hash found.
-    func downloadFile(_ key: String, size: Int64, sha: String, to absolute: String, window: TransferWindow?) async throws -> String? {
+    func downloadFile(_ key: String, size: Int64, sha: String, to absolute: String, transfers: Transfers) async throws -> String? {
         let directory = (absolute as NSString).deletingLastPathComponent
         try AtomicFile.makeDirectories(directory)
         let temporary = "\(directory)/.\((absolute as NSString).lastPathComponent).tmp-\(UInt64.random(in: 0...UInt64.max))"
@@ -153,8 +157,8 @@ extension S3SyncService {
             if !keep { unlink(temporary) }
         }
         let found: String
-        if size >= Int64(settings.multipartThreshold), let window {
-            guard let hash = try await downloadRanges(key, size: size, fd: fd, window: window) else { return nil }
+        if size >= Int64(settings.multipartThreshold) {
+            guard let hash = try await downloadRanges(key, size: size, fd: fd, transfers: transfers) else { return nil }
             found = hash
         } else {
             let sink = FileSink(fd: fd)
@@ -173,7 +177,8 @@ extension S3SyncService {
     /// at its offset; every range carries `If-Match` with the ETag the first one saw, so all come
     /// from one object. The hash is computed in order as ranges complete. `nil` when the object
     /// does not exist.
-    private func downloadRanges(_ key: String, size: Int64, fd: Int32, window: TransferWindow) async throws -> String? {
+    private func downloadRanges(_ key: String, size: Int64, fd: Int32, transfers: Transfers) async throws -> String? {
+        let window = transfers.parts
         let partSize = partSize(for: size)
         let count = Int((size + partSize - 1) / partSize)
         func range(_ index: Int) -> ClosedRange<Int64> {
@@ -186,6 +191,8 @@ extension S3SyncService {
         guard let head = try await window.withSlot({ try await client.get(key, into: first, range: range(0), expectedBytes: range(0).count64) })
         else { return nil }
         try Self.checkRange(first, range(0), key: key)
+        countPart(up: false)
+        transfers.progress?.advanced(bytes: range(0).count64)
         let etag = head.etag
         var whole = SHA256()
         let reader = ReadOnlyFile(fd: fd, path: key)
@@ -207,6 +214,8 @@ extension S3SyncService {
                             }
                             try Self.checkRange(sink, bytes, key: key)
                         }
+                        self.countPart(up: false)
+                        transfers.progress?.advanced(bytes: bytes.count64)
                         return index
                     }
                     next += 1

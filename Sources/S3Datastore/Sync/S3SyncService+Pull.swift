@@ -201,7 +201,7 @@ extension S3SyncService {
         let results = try await transfer(plan.downloads, in: transfers, sizes: plan.downloads.map(\.entry.size)) {
             item -> (String, SyncSidecar.FileRecord?) in
             do {
-                return (item.path, try await self.download(item.path, expected: item.entry, window: transfers.parts))
+                return (item.path, try await self.download(item.path, expected: item.entry, transfers: transfers))
             } catch let error as S3SyncError where error.code == .objectMissing || error.code == .hashMismatch {
                 self.logger.warning("skipped an index entry that cannot be read", metadata: ["path": "\(item.path)", "reason": "\(error.message)"])
                 return (item.path, nil)

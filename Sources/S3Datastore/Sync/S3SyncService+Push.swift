@@ -49,7 +49,7 @@ extension S3SyncService {
         let pushing = transfers("push", width: settings.pushConcurrency)
         let results = try await transfer(uploads, in: pushing, sizes: uploads.map(\.size)) { upload -> (PushPlan.Upload, UploadResult) in
             if let lost = fence?.lostError() { throw lost }
-            return (upload, try await self.upload(upload, window: pushing.parts))
+            return (upload, try await self.upload(upload, transfers: pushing))
         }
         var uploaded: [String: SyncSidecar.FileRecord] = [:]
         var collisions: [PartitionID: [Collision]] = [:]
@@ -166,7 +166,7 @@ extension S3SyncService {
     /// `If-None-Match: *` (or, to claim an orphan, `If-Match` on the object examined) and carries
     /// its sha256 as user metadata, so that a `412` can tell our own earlier upload (adopted)
     /// from an object with other bytes (collided).
-    func upload(_ upload: PushPlan.Upload, replacing orphan: String? = nil, window: TransferWindow? = nil) async throws -> UploadResult {
+    func upload(_ upload: PushPlan.Upload, replacing orphan: String? = nil, transfers: Transfers? = nil) async throws -> UploadResult {
         if orphan == nil, let done = uploadedThisRun.withLock({ $0[upload.path] }), done.sha256 == upload.sha256 { return .uploaded(done) }
         let absolute = cache.absolute(upload.path)
         // Stat before reading: if the file is rewritten meanwhile, its new mtime differs from the
@@ -182,8 +182,8 @@ extension S3SyncService {
             // Streamed from disk, checked against the planned hash as it is read: a file that
             // changed since it was hashed is never completed remotely.
             sha = upload.sha256
-            let window = window ?? TransferWindow(width: min(settings.pushConcurrency, Transfers.partsInFlight))
-            send = { try await self.putFile(absolute, size: before.size, sha: sha, key: key, condition: condition, window: window) }
+            let transfers = transfers ?? self.transfers(nil, width: settings.pushConcurrency)
+            send = { try await self.putFile(absolute, size: before.size, sha: sha, key: key, condition: condition, transfers: transfers) }
         } else {
             guard let data = try AtomicFile.readIfPresent(absolute) else {
                 throw S3SyncError(.localFileChanged, "'\(upload.path)' disappeared during the push; nothing of it was sent. Run the push again")

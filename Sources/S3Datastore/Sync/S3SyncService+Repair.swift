@@ -11,6 +11,8 @@ extension S3SyncService: ConsistencyChecking {
         var partitions: [PartitionID: PartitionIndex] = [:]
         /// Objects of the datastore tier (relPath → listing), outside `_swamp/`.
         var objects: [String: S3ObjectSummary] = [:]
+        /// Multipart uploads in progress under the prefix (keys relative to it).
+        var uploads: [MultipartUploadSummary] = []
         var findings: [ConsistencyFinding] = []
     }
 
@@ -30,7 +32,8 @@ extension S3SyncService: ConsistencyChecking {
         var findings = snapshot.findings + Self.findings(in: snapshot, options: options, now: Date())
         guard !options.dryRun else { return ConsistencyReport(findings: findings, checkedObjects: snapshot.objects.count) }
         var affected = Set<PartitionID>()
-        for finding in findings where finding.repairable && finding.kind != ConsistencyFinding.deletedObjectLeft {
+        for finding in findings
+        where finding.repairable && finding.kind != ConsistencyFinding.deletedObjectLeft && finding.kind != ConsistencyFinding.unfinishedUpload {
             affected.insert(
                 finding.kind == ConsistencyFinding.pendingCommit || finding.kind == ConsistencyFinding.unannouncedPartition
                     ? PartitionID(finding.key) : PartitionID.of(finding.key))
@@ -69,6 +72,13 @@ extension S3SyncService: ConsistencyChecking {
                 findings[index].fixed = true
             case ConsistencyFinding.deletedObjectLeft:
                 try await client.delete(remote.objectKey(finding.key))
+                findings[index].fixed = true
+            case ConsistencyFinding.unfinishedUpload:
+                // Its parts never become an object: aborting loses nothing (a writer still
+                // sending them would fail its completion and send the version again).
+                guard let split = finding.key.range(of: Self.uploadIdMarker) else { continue }
+                try await client.abortMultipartUpload(
+                    remote.objectKey(String(finding.key[..<split.lowerBound])), uploadId: String(finding.key[split.upperBound...]))
                 findings[index].fixed = true
             default:
                 findings[index].fixed = false
@@ -136,8 +146,16 @@ extension S3SyncService: ConsistencyChecking {
                 snapshot.objects[key] = object
             }
         }
+        for upload in try await client.listMultipartUploads(prefix: prefix) where upload.key.hasPrefix(prefix) {
+            var relative = upload
+            relative.key = String(upload.key.dropFirst(prefix.count))
+            snapshot.uploads.append(relative)
+        }
         return snapshot
     }
+
+    /// Separates the path from the upload id in the key of an ``ConsistencyFinding/unfinishedUpload`` finding.
+    static let uploadIdMarker = "?uploadId="
 
     /// The inconsistencies between a snapshot's index and objects.
     static func findings(in snapshot: RemoteSnapshot, options: RepairOptions, now: Date) -> [ConsistencyFinding] {
@@ -181,6 +199,17 @@ extension S3SyncService: ConsistencyChecking {
                     detail: old
                         ? "no index entry references it (an upload whose commit never happened, \(Int(age.components.seconds)) s old)"
                         : "no index entry references it yet (\(Int(age.components.seconds)) s old: maybe an upload in progress; left alone)",
+                    repairable: old))
+        }
+        for upload in snapshot.uploads.sorted(by: { ($0.key, $0.uploadId) < ($1.key, $1.uploadId) }) {
+            let age: Duration = upload.initiated.map { .milliseconds(Int64(max(0, now.timeIntervalSince($0)) * 1000)) } ?? .seconds(0)
+            let old = age >= options.minimumOrphanAge
+            findings.append(
+                ConsistencyFinding(
+                    kind: ConsistencyFinding.unfinishedUpload, key: "\(upload.key)\(uploadIdMarker)\(upload.uploadId)",
+                    detail: old
+                        ? "a multipart upload started \(Int(age.components.seconds)) s ago was never completed or aborted (its writer was killed); its parts take storage"
+                        : "a multipart upload started \(Int(age.components.seconds)) s ago (maybe in progress; left alone)",
                     repairable: old))
         }
         guard let meta = snapshot.meta else { return findings }

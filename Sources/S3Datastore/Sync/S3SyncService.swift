@@ -61,13 +61,14 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         progressHandler.withLock { $0 = handler }
     }
 
-    /// The transfers of one operation (`phase`: pull, push, delete): one window of `width`
-    /// requests in flight shared by all of them, progress counted across every partition.
-    func transfers(_ phase: String, width: Int) -> Transfers {
+    /// The transfers of one operation (`phase`: pull, push, delete; `nil`: report no progress):
+    /// one window of `width` requests in flight shared by all of them, progress counted across
+    /// every partition.
+    func transfers(_ phase: String?, width: Int) -> Transfers {
         let window = TransferWindow(width: width)
         return Transfers(
             window: window, parts: TransferWindow(width: min(width, Transfers.partsInFlight), within: window),
-            progress: progressHandler.withLock { $0 }.map { ProgressTally(phase: phase, report: $0) })
+            progress: phase.flatMap { phase in progressHandler.withLock { $0 }.map { ProgressTally(phase: phase, report: $0) } })
     }
 
     /// Runs `body` over `items` in the operation's window, reporting progress as each completes.
@@ -77,18 +78,28 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         _ items: [Item], in transfers: Transfers, sizes: [Int64] = [], _ body: @escaping @Sendable (Item) async throws -> Result
     ) async throws -> [Result] {
         guard !items.isEmpty else { return [] }
-        transfers.progress?.expect(items.count)
+        transfers.progress?.expect(items.count, bytes: sizes.reduce(0, +))
         let threshold = Int64(settings.multipartThreshold)
         return try await forEachConcurrently(Array(items.indices), limit: transfers.window.width) { index in
             let item = items[index]
             let result: Result
-            if index < sizes.count, sizes[index] >= threshold {
+            let size = index < sizes.count ? sizes[index] : 0
+            if size >= threshold {
+                // Its parts report their bytes as they go.
                 result = try await body(item)
+                transfers.progress?.completed()
             } else {
                 result = try await transfers.window.withSlot { try await body(item) }
+                transfers.progress?.completed(bytes: size)
             }
-            transfers.progress?.completed()
             return result
+        }
+    }
+
+    /// A part of a multipart upload was sent, or a range of a large object received.
+    func countPart(up: Bool) {
+        counters.withLock {
+            if up { $0.partsUp += 1 } else { $0.partsDown += 1 }
         }
     }
 
@@ -163,21 +174,42 @@ struct Transfers: Sendable {
 final class ProgressTally: Sendable {
     private let phase: String
     private let report: @Sendable (SyncProgress) -> Void
-    private let counts = Mutex((done: 0, total: 0))
+    private struct Counts {
+        var done = 0
+        var total = 0
+        var bytesDone: Int64 = 0
+        var bytesTotal: Int64 = 0
+    }
+    private let counts = Mutex(Counts())
 
     init(phase: String, report: @escaping @Sendable (SyncProgress) -> Void) {
         self.phase = phase
         self.report = report
     }
 
-    func expect(_ items: Int) { update { $0.total += items } }
-    func completed() { update { $0.done += 1 } }
+    func expect(_ items: Int, bytes: Int64) {
+        update {
+            $0.total += items
+            $0.bytesTotal += bytes
+        }
+    }
+
+    /// A file is done (with `bytes` not reported part by part).
+    func completed(bytes: Int64 = 0) {
+        update {
+            $0.done += 1
+            $0.bytesDone += bytes
+        }
+    }
+
+    /// A part of a large file is done.
+    func advanced(bytes: Int64) { update { $0.bytesDone += bytes } }
 
     /// Reports under the lock, so that the counts a display sees never go backwards.
-    private func update(_ change: (inout (done: Int, total: Int)) -> Void) {
+    private func update(_ change: (inout Counts) -> Void) {
         counts.withLock {
             change(&$0)
-            report(SyncProgress(phase: phase, done: $0.done, total: $0.total))
+            report(SyncProgress(phase: phase, done: $0.done, total: $0.total, bytesDone: $0.bytesDone, bytesTotal: $0.bytesTotal))
         }
     }
 }

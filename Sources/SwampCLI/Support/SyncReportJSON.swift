@@ -17,6 +17,9 @@ struct SyncReportJSON: Encodable {
     let lockRequests: [String: Int]
     let bytesUp: Int64
     let bytesDown: Int64
+    /// Parts of multipart uploads sent and ranges of large objects received.
+    let partsUp: Int
+    let partsDown: Int
     /// Local versions given new numbers because a teammate had committed theirs (nothing was overwritten).
     let renumbered: [RenumberingJSON]
     /// Output records renamed because their names were taken remotely.
@@ -48,6 +51,8 @@ struct SyncReportJSON: Encodable {
         lockRequests = counts.lockRequests
         bytesUp = counts.bytesUp
         bytesDown = counts.bytesDown
+        partsUp = counts.partsUp
+        partsDown = counts.partsDown
         renumbered = resolution.renumbered.map {
             RenumberingJSON(model: $0.modelName, modelId: $0.model.modelId, data: $0.dataName, from: $0.from, to: $0.to)
         }

@@ -31,6 +31,9 @@ public struct ConsistencyFinding: Sendable, Hashable, Codable {
     public static let unannouncedPartition = "unannounced_partition"
     /// An index object that cannot be read.
     public static let corruptIndex = "corrupt_index"
+    /// A multipart upload never completed nor aborted (its writer was killed): `key` is
+    /// `{path}?uploadId={id}`. Its parts are not an object; repair aborts it once it is old.
+    public static let unfinishedUpload = "unfinished_upload"
 }
 
 /// What a consistency check (or a repair) found.

@@ -16,6 +16,10 @@ public struct SyncActivity: Hashable, Sendable, Codable {
     public var lockRequests: [String: Int] = [:]
     public var bytesUp: Int64
     public var bytesDown: Int64
+    /// Parts of multipart uploads sent, and ranges of large objects received (retries not
+    /// included): large objects move in these.
+    public var partsUp = 0
+    public var partsDown = 0
 
     public init(
         pulled: Int = 0, pushed: Int = 0, deleted: Int = 0, skipped: Int = 0, requests: [String: Int] = [:], bytesUp: Int64 = 0,
@@ -47,6 +51,8 @@ public struct SyncActivity: Hashable, Sendable, Codable {
             pulled: lhs.pulled - rhs.pulled, pushed: lhs.pushed - rhs.pushed, deleted: lhs.deleted - rhs.deleted,
             skipped: lhs.skipped - rhs.skipped, requests: requests, bytesUp: lhs.bytesUp - rhs.bytesUp, bytesDown: lhs.bytesDown - rhs.bytesDown)
         result.lockRequests = difference(lhs.lockRequests, rhs.lockRequests)
+        result.partsUp = lhs.partsUp - rhs.partsUp
+        result.partsDown = lhs.partsDown - rhs.partsDown
         return result
     }
 }

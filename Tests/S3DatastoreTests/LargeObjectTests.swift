@@ -1,0 +1,159 @@
+import Foundation
+import S3Client
+import SwampContracts
+import SwampSupport
+import SwampTesting
+import Synchronization
+import Testing
+
+@testable import S3Datastore
+@testable import SwampCore
+
+/// Large objects against the S3 test server, with 5 MiB parts from 5 MiB on: progress in bytes
+/// part by part, parts counted, a file that changes while it is sent never becomes an object,
+/// and a multipart completion is as conditional as a PUT.
+@Suite struct LargeObjectTests {
+    static let part = 5 << 20
+    static let size = 12_000_000
+
+    /// A cache on `bucket` whose large-object thresholds are small.
+    static func cache(_ bucket: S3Bucket, _ label: String) throws -> Cache {
+        var settings = try bucket.settings()
+        settings.multipartThreshold = part
+        settings.partSize = part
+        let root = "\(bucket.directory.path)/\(label)"
+        let provider = S3Provider(
+            settings: settings, credentials: S3TestServer.credentials, cacheRoot: root, hydration: .full, logger: .init(label: "test"))
+        return try Cache(root: root, provider: provider)
+    }
+
+    static func random(_ count: Int) throws -> Data {
+        let handle = try #require(FileHandle(forReadingAtPath: "/dev/urandom"))
+        defer { try? handle.close() }
+        return try #require(try handle.read(upToCount: count))
+    }
+
+    /// Every progress report a sync made.
+    final class Reports: Sendable {
+        let all = Mutex<[SyncProgress]>([])
+        var handler: @Sendable (SyncProgress) -> Void { { progress in self.all.withLock { $0.append(progress) } } }
+    }
+
+    @Test func progressCountsTheBytesOfLargeFilesPartByPart() async throws {
+        let bucket = try await S3Bucket.make()
+        let a = try Self.cache(bucket, "a")
+        let model = Models.make("big")
+        let content = try Self.random(Self.size)
+        try a.repository.writeVersion(of: model, name: "result", content: content)
+
+        let pushing = Reports()
+        a.sync.setProgressHandler(pushing.handler)
+        let pushed = try await a.measure { _ = try await a.pushAll() }
+        #expect(pushed.partsUp == 3, "12 MB in parts of 5 MiB")
+        let up = pushing.all.withLock { $0 }
+        let last = try #require(up.last)
+        #expect(last.bytesTotal >= Int64(Self.size) && last.bytesDone == last.bytesTotal, "every byte counted once: \(last)")
+        let partial = Set(up.map(\.bytesDone)).filter { $0 > 0 && $0 < last.bytesTotal }
+        #expect(partial.count >= 2, "the bytes advanced part by part, before the file was done: \(up.map(\.bytesDone))")
+        #expect(zip(up, up.dropFirst()).allSatisfy { $0.bytesDone <= $1.bytesDone }, "never backwards")
+
+        let b = try Self.cache(bucket, "b")
+        let pulling = Reports()
+        b.sync.setProgressHandler(pulling.handler)
+        let pulled = try await b.measure { _ = try await b.pullAll() }
+        #expect(pulled.partsDown == 3, "three ranges")
+        let down = try #require(pulling.all.withLock { $0 }.last)
+        #expect(down.bytesDone == down.bytesTotal && down.bytesTotal >= Int64(Self.size))
+        #expect(b.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == content)
+    }
+
+    /// The hash a streamed body is signed with is checked before its last byte goes: bytes that
+    /// no longer hash to it never complete a PUT or a part, on any server.
+    @Test func aFileThatChangedSinceItWasHashedIsNeverSent() async throws {
+        let bucket = try await S3Bucket.make()
+        let client = try bucket.client()
+        let directory = TemporaryDirectory("changed")
+        let path = "\(directory.path)/file"
+        let content = try Self.random(2 << 20)
+        try content.write(to: URL(fileURLWithPath: path))
+        let stale = ContentHash.sha256(Data("what the file held when it was hashed".utf8))
+
+        await #expect(throws: LocalFileError.self) {
+            try await client.put("whole", file: FileSlice(path: path, length: Int64(content.count), sha256: stale))
+        }
+        #expect(try await client.head("whole") == nil, "no object from a body that did not hash to what was signed")
+
+        let uploadId = try await client.createMultipartUpload("parts")
+        await #expect(throws: LocalFileError.self) {
+            _ = try await client.uploadPart(
+                "parts", uploadId: uploadId, number: 1, slice: FileSlice(path: path, length: Int64(content.count), sha256: stale))
+        }
+        try await client.abortMultipartUpload("parts", uploadId: uploadId)
+
+        // The right hash goes through, streamed.
+        try await client.put("whole", file: FileSlice(path: path, length: Int64(content.count), sha256: ContentHash.sha256(content)))
+        guard case .found(let response) = try await client.get("whole", maxBytes: 4 << 20) else {
+            Issue.record("the object is not there")
+            return
+        }
+        #expect(response.body == content)
+    }
+
+    /// A version path held by an object with other bytes that no commit references (an orphan):
+    /// the completion is refused (`If-None-Match: *`), the orphan is claimed with `If-Match`, and
+    /// the version that lands is ours.
+    @Test func aMultipartCompletionIsAsConditionalAsAPut() async throws {
+        let bucket = try await S3Bucket.make()
+        let a = try Self.cache(bucket, "a")
+        let model = Models.make("big")
+        let content = try Self.random(Self.size)
+        try a.repository.writeVersion(of: model, name: "result", content: content)
+        let rel = DatastoreLayout.rawRel(model.ref, "result", 1)
+        let client = try bucket.client()
+        try await client.put(rel, data: Data("an orphan with other bytes".utf8), metadata: ["sha256": "0"])
+
+        _ = try await a.pushAll()
+        let b = try Self.cache(bucket, "b")
+        _ = try await b.pullAll()
+        #expect(b.read(rel) == content, "the orphan was claimed: the version is ours")
+        #expect(try await client.listMultipartUploads(prefix: "").isEmpty)
+
+        // Against a changed ETag, the completion is refused (S3's If-Match, which the test server checks too).
+        let temporary = TemporaryDirectory("part")
+        let path = "\(temporary.path)/part"
+        try content.prefix(Self.part).write(to: URL(fileURLWithPath: path))
+        let uploadId = try await client.createMultipartUpload("guarded")
+        try await client.put("guarded", data: Data("first".utf8))
+        let etag = try await client.uploadPart(
+            "guarded", uploadId: uploadId, number: 1,
+            slice: FileSlice(path: path, length: Int64(Self.part), sha256: ContentHash.sha256(content.prefix(Self.part))))
+        await #expect(throws: S3Error.self) {
+            try await client.completeMultipartUpload("guarded", uploadId: uploadId, parts: [(1, etag)], condition: .ifMatch("\"not-the-etag\""))
+        }
+        await #expect(throws: S3Error.self) {
+            try await client.completeMultipartUpload("guarded", uploadId: uploadId, parts: [(1, etag)], condition: .ifAbsent)
+        }
+        let head = try #require(try await client.head("guarded"))
+        #expect(head.headers["content-length"] == "5", "the object is still the first one")
+        try await client.completeMultipartUpload(
+            "guarded", uploadId: uploadId, parts: [(1, etag)], condition: head.etag.map { .ifMatch($0) } ?? .none)
+        #expect(try await client.head("guarded")?.headers["content-length"] == String(Self.part))
+    }
+
+    @Test func partSizesAreValidatedAndGrowPastTenThousandParts() throws {
+        func parse(_ extra: [String: JSONValue]) throws -> S3DatastoreConfig {
+            try S3DatastoreConfig.parse(.object(["bucket": .string("b-1")].merging(extra) { $1 }))
+        }
+        #expect(throws: S3SyncError.self) { try parse(["partSize": .number(Double(1 << 20))]) }
+        #expect(throws: S3SyncError.self) { try parse(["multipartThreshold": .number(1024)]) }
+        let parsed = try parse(["partSize": .number(Double(16 << 20)), "multipartThreshold": .number(Double(128 << 20))])
+        #expect(parsed.partSize == 16 << 20 && parsed.multipartThreshold == 128 << 20)
+        #expect(S3DatastoreConfig(bucket: "b-1").partSize == 8 << 20 && S3DatastoreConfig(bucket: "b-1").multipartThreshold == 64 << 20)
+
+        // S3 takes at most 10 000 parts: a 200 GiB object needs parts over 20 MiB.
+        let sync = try Self.cache(S3Bucket(name: "b-1", endpoint: "http://127.0.0.1:9"), "sizes").sync
+        #expect(sync.partSize(for: 1 << 30) == Int64(Self.part))
+        let huge: Int64 = 200 << 30
+        #expect(sync.partSize(for: huge) * 10_000 >= huge && sync.partSize(for: huge) < huge / 9_999 + 1)
+    }
+}
