@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Large artifacts: swamp against `aws s3 cp` / `aws s3 sync` on the same local S3 server, in
+the same run — wall time and peak resident memory (`/usr/bin/time`) of every process.
+
+Usage: bench-large.py --swamp BIN --endpoint URL [--runs N] [--gib N] [--files N] [--file-mib N]
+
+Scenarios (medians of --runs; each run on a fresh bucket):
+  1 x 1 GiB   push: `swamp datastore setup s3` of a filesystem datastore holding one 1 GiB version
+              (it copies the file into the cache, then pushes it: multipart, 8 MiB parts)
+              against `aws s3 cp FILE s3://…`;
+              pull: a teammate's `swamp datastore sync --pull` (ranged GETs) against
+              `aws s3 cp s3://… FILE`.
+  100 x 10 MiB the same with 100 models of one 10 MiB version each, against `aws s3 sync`.
+Then the flow of issue 12, once: `model method run` writing 1 GiB and pushing it, a second
+user's pull, `data get | sha256sum` — peak memory of each process, and the bytes compared.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import uuid
+
+
+def timed(command, env, cwd=None, stdout=subprocess.DEVNULL):
+    """(seconds, peak KiB) of one command, which must succeed."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        result = subprocess.run(
+            ["/usr/bin/time", "-o", out.name, "-f", "%e %M"] + command, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE
+        )
+        if result.returncode != 0:
+            sys.exit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr.decode()[-2000:]}")
+        seconds, kib = out.read().split()[-2:]
+        return float(seconds), int(kib)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--swamp", required=True)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--gib", type=float, default=1)
+    parser.add_argument("--files", type=int, default=100)
+    parser.add_argument("--file-mib", type=int, default=10)
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="swamp-bench-large-")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_EC2_METADATA_DISABLED="true",
+               AWS_DEFAULT_REGION="us-east-1", SWAMP_HOME=f"{work}/home")
+    aws = ["aws", "--endpoint-url", args.endpoint]
+    swamp = args.swamp
+
+    def run(command, cwd=None, check=True):
+        result = subprocess.run(command, env=env, cwd=cwd, capture_output=True)
+        if check and result.returncode != 0:
+            sys.exit(f"failed: {' '.join(command)}\n{result.stderr.decode()[-2000:]}")
+        return result
+
+    def bucket():
+        name = f"large-{uuid.uuid4().hex[:16]}"
+        run(aws + ["s3", "mb", f"s3://{name}"])
+        return name
+
+    def config(name):
+        return json.dumps({"bucket": name, "endpoint": args.endpoint, "forcePathStyle": True})
+
+    def local_repo(path, files):
+        """A repository on the filesystem datastore: one model per (name, file), each run once."""
+        os.makedirs(path)
+        run([swamp, "repo", "init"], cwd=path)
+        for name, source in files:
+            run([swamp, "model", "create", "command/shell", name, "--set", f"run=cat '{source}'"], cwd=path)
+            run([swamp, "model", "method", "run", name, "execute"], cwd=path)
+
+    def clone(source, path):
+        os.makedirs(path)
+        shutil.copy(f"{source}/.swamp.yaml", f"{path}/.swamp.yaml")
+        shutil.copytree(f"{source}/models", f"{path}/models")
+
+    # The data.
+    big = f"{work}/big.bin"
+    run(["sh", "-c", f"head -c {int(args.gib * (1 << 30))} /dev/urandom > '{big}'"])
+    small_dir = f"{work}/small"
+    os.makedirs(small_dir)
+    for index in range(args.files):
+        run(["sh", "-c", f"head -c {args.file_mib << 20} /dev/urandom > '{small_dir}/f{index:03}.bin'"])
+    print(f"data: 1 x {args.gib:g} GiB and {args.files} x {args.file_mib} MiB of random bytes; runs: {args.runs}", file=sys.stderr)
+    local_repo(f"{work}/repo-big", [("big", big)])
+    local_repo(f"{work}/repo-small", [(f"m{index:03}", f"{small_dir}/f{index:03}.bin") for index in range(args.files)])
+
+    rows = []
+    for label, repo, aws_up, aws_down in [
+        (f"1 x {args.gib:g} GiB", f"{work}/repo-big", lambda b: ["s3", "cp", "--quiet", big, f"s3://{b}/big.bin"],
+         lambda b, d: ["s3", "cp", "--quiet", f"s3://{b}/big.bin", f"{d}/big.bin"]),
+        (f"{args.files} x {args.file_mib} MiB", f"{work}/repo-small", lambda b: ["s3", "sync", "--quiet", small_dir, f"s3://{b}/small"],
+         lambda b, d: ["s3", "sync", "--quiet", f"s3://{b}/small", d]),
+    ]:
+        samples = {"swamp push": [], "aws push": [], "swamp pull": [], "aws pull": []}
+        for index in range(args.runs):
+            name = bucket()
+            pusher = f"{work}/push-{uuid.uuid4().hex[:8]}"
+            shutil.copytree(repo, pusher)
+            samples["swamp push"].append(timed([swamp, "datastore", "setup", "s3", "--config", config(name)], env, cwd=pusher))
+            puller = f"{work}/pull-{uuid.uuid4().hex[:8]}"
+            clone(pusher, puller)
+            # A teammate: another machine's home, so another cache.
+            samples["swamp pull"].append(timed([swamp, "datastore", "sync", "--pull"], dict(env, SWAMP_HOME=f"{work}/home-pull"), cwd=puller))
+            other = bucket()
+            samples["aws push"].append(timed(aws + aws_up(other), env))
+            target = tempfile.mkdtemp(dir=work)
+            samples["aws pull"].append(timed(aws + aws_down(other, target), env))
+            for path in (pusher, puller, target):
+                shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(f"{work}/home/repos", ignore_errors=True)
+            shutil.rmtree(f"{work}/home-pull", ignore_errors=True)
+            print(f"  {label} run {index + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s {v[-1][1] // 1024} MiB" for k, v in samples.items()),
+                  file=sys.stderr)
+        rows.append((label, samples))
+
+    print("| transfer | swamp s | aws-cli s | time ratio | swamp peak MiB | aws-cli peak MiB | memory ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for label, samples in rows:
+        for direction in ("push", "pull"):
+            ours = samples[f"swamp {direction}"]
+            theirs = samples[f"aws {direction}"]
+            t_ours, t_theirs = statistics.median(s for s, _ in ours), statistics.median(s for s, _ in theirs)
+            m_ours, m_theirs = max(m for _, m in ours) / 1024, max(m for _, m in theirs) / 1024
+            print(f"| {label} {direction} | {t_ours:.2f} | {t_theirs:.2f} | {t_ours / t_theirs:.2f}× | {m_ours:.0f} | {m_theirs:.0f} | "
+                  f"{m_ours / m_theirs:.2f}× |")
+
+    # The flow of the issue, on an S3 datastore from the start.
+    name = bucket()
+    a = f"{work}/flow-a"
+    os.makedirs(a)
+    run([swamp, "repo", "init"], cwd=a)
+    run([swamp, "model", "create", "command/shell", "big", "--set", f"run=cat '{big}'"], cwd=a)
+    run([swamp, "datastore", "setup", "s3", "--config", config(name)], cwd=a)
+    flow = [("model method run (writes and pushes)", timed([swamp, "model", "method", "run", "big", "execute"], env, cwd=a))]
+    b = f"{work}/flow-b"
+    clone(a, b)
+    env["SWAMP_HOME"] = f"{work}/home-b"
+    flow.append(("second user's datastore sync --pull", timed([swamp, "datastore", "sync", "--pull"], env, cwd=b)))
+    with open(f"{work}/got.bin", "wb") as got:
+        flow.append(("data get > file", timed([swamp, "data", "get", "big", "result"], env, cwd=b, stdout=got)))
+    same = run(["cmp", big, f"{work}/got.bin"], check=False).returncode == 0
+    print()
+    print(f"| {args.gib:g} GiB flow | s | peak MiB |")
+    print("|---|---|---|")
+    for label, (seconds, kib) in flow:
+        print(f"| {label} | {seconds:.2f} | {kib / 1024:.0f} |")
+    print(f"\nbytes identical after run → push → pull → data get: {'yes' if same else 'NO'}")
+    shutil.rmtree(work, ignore_errors=True)
+    if not same:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
