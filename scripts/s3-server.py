@@ -2,8 +2,8 @@
 """An S3-compatible server for swamp's tests: moto on 127.0.0.1.
 
 Differences from `moto_server`, both to behave like real S3 where the tests rely on it:
-- requests are handled one at a time (connections stay concurrent), so a conditional
-  write's check and write are atomic, as they are on S3;
+- requests are handled one at a time (connections stay concurrent; each body is read before
+  its turn), so a conditional write's check and write are atomic, as they are on S3;
 - with --auth, requests must be signed with SigV4 by a real IAM key (printed to the
   info file), so a wrong key or a bad signature is refused;
 - ListMultipartUploads says when each upload was started (moto answers a fixed date in 2010);
@@ -17,6 +17,7 @@ Writes "port=N" (and "access_key_id=…", "secret_access_key=…" with --auth) t
 once it listens. Stop it with SIGTERM.
 """
 import argparse
+import io
 import json
 import os
 import signal
@@ -123,10 +124,14 @@ def main() -> None:
         )
 
     def serialised(environ, start_response):
+        # The body is read before the lock is taken: a client that stalls or dies mid-body
+        # (a killed process, a proxy cut) holds up its own request only, never everyone's.
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
         with lock:
             refusal = refused_completion(environ)
             if refusal is not None:
-                environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
                 start_response("412 Precondition Failed", [("Content-Type", "application/xml"), ("Content-Length", str(len(refusal)))])
                 return [refusal]
             result = app(environ, start_response)

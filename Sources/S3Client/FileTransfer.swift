@@ -278,7 +278,7 @@ extension S3Client {
     /// when S3 says it may be.
     @discardableResult
     public func completeMultipartUpload(
-        _ key: String, uploadId: String, parts: [(number: Int, etag: String)], condition: Condition = .none
+        _ key: String, uploadId: String, parts: [(number: Int, etag: String)], condition: Condition = .none, limit: Duration? = nil
     ) async throws -> Response {
         var xml = "<CompleteMultipartUpload>"
         for part in parts {
@@ -291,8 +291,18 @@ extension S3Client {
             let response = try await send(
                 "POST", key: key, query: [("uploadId", uploadId)],
                 headers: Self.headers(contentType: "application/xml", condition: condition, metadata: [:]), body: .data(Data(xml.utf8)),
-                accept: [200])
-            guard let failure = S3XML.error(response.body) else { return response }
+                accept: [200], limit: limit)
+            guard let failure = S3XML.error(response.body) else {
+                // Only a result says the object was assembled (a proxy's page is not one). S3
+                // names it `…Result`; some servers (moto) `…Response`.
+                guard
+                    S3XML.text(response.body, at: "CompleteMultipartUploadResult/ETag")
+                        ?? S3XML.text(response.body, at: "CompleteMultipartUploadResponse/ETag") != nil
+                else {
+                    throw S3Error(.invalidResponse, status: 200, message: "the answer is not a CompleteMultipartUploadResult", operation: operation)
+                }
+                return response
+            }
             let error = S3Error(.init(failure.code), status: 200, message: failure.message, operation: operation)
             guard error.code == .internalError || error.code == .slowDown || error.code == .serviceUnavailable, attempt < 3 else { throw error }
             attempt += 1

@@ -341,7 +341,8 @@ public final class S3Client: Sendable {
                 }
                 try sink.write(chunk)
             }
-        } catch {
+        } catch let error as S3Error {
+            // The caller's catches record every other failure; an S3Error passes them as it is.
             accounting.record(method: method, bytesUp: sent, bytesDown: received)
             throw error
         }

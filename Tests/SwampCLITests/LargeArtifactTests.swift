@@ -105,6 +105,41 @@ import Testing
         try await Self.expectPulledIntact(team, proxy, source: source, version: 1)
     }
 
+    /// The answer to the completion is lost: the retry (or the object's sha256, when S3 says
+    /// the upload is gone) shows the upload landed; the run succeeds in one go.
+    @Test func aLostCompletionAnswerIsNotAFailedUpload() async throws {
+        let (team, proxy, a, source) = try await Self.start()
+        defer {
+            proxy.stop()
+            team.remove()
+        }
+        try await proxy.set([.init("drop_response", method: "POST", path: "uploadId=", nth: 1, count: 1)])
+        let run = try await a.run(["model", "method", "run", "big", "execute"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try await proxy.log().contains { $0.fault == "drop_response" }, "the completion's answer was dropped")
+        try await proxy.set([])
+        #expect(try await Self.uploadsInProgress(team).isEmpty)
+        try await Self.expectPulledIntact(team, proxy, source: source, version: 1)
+    }
+
+    /// S3 may answer a completion 200 with an error in the body: that is an error, retried
+    /// when it says so (InternalError), and the upload completes.
+    @Test func aCompletionAnswered200WithAnErrorIsRetried() async throws {
+        let (team, proxy, a, source) = try await Self.start()
+        defer {
+            proxy.stop()
+            team.remove()
+        }
+        try await proxy.clearLog()
+        try await proxy.set([.init("error", method: "POST", path: "uploadId=", nth: 1, count: 1, status: 200, code: "InternalError")])
+        let run = try await a.run(["model", "method", "run", "big", "execute"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let completions = try await proxy.log().filter { $0.method == "POST" && $0.path.contains("uploadId=") }
+        #expect(completions.map(\.fault) == ["error", nil], "the error body was not taken for success: \(completions.map(\.fault))")
+        try await proxy.set([])
+        try await Self.expectPulledIntact(team, proxy, source: source, version: 1)
+    }
+
     /// kill -9 while part 2 is on its way: no object, the upload left behind; the next push
     /// aborts it (the journal names it) and sends the version again.
     @Test func aKilledUploadLeavesNoObjectAndTheNextPushCleansUp() async throws {

@@ -34,6 +34,12 @@ extension S3SyncService {
         } catch let error as S3Error where error.code == .tooLarge {
             throw S3SyncError(
                 .hashMismatch, "the remote object '\(path)' is larger than the index says (\(expected.size) bytes); nothing was written")
+        } catch let error as S3Error where [404, 412, 416].contains(error.status) {
+            // A range of a large object: gone since the index was read (404), replaced between
+            // ranges (412: another ETag), or shorter than the index says (416).
+            throw S3SyncError(
+                error.status == 404 ? .objectMissing : .hashMismatch,
+                "the remote object '\(path)' changed or went away while it was read in ranges (\(error.code)); nothing was written")
         }
         guard let sha else {
             throw S3SyncError(.objectMissing, "the remote index lists '\(path)' but the bucket does not hold it; nothing was written")

@@ -49,18 +49,24 @@ extension S3SyncService {
         let window = transfers.parts
         let partSize = partSize(for: size)
         let count = Int((size + partSize - 1) / partSize)
-        let journal = try sidecar.beginUpload(key: key)
+        var journal = try sidecar.beginUpload(key: key)
         let uploadId: String
         do {
             uploadId = try await client.createMultipartUpload(key, metadata: ["sha256": sha])
+            try sidecar.recordUpload(&journal, uploadId: uploadId)
         } catch {
-            // Whether the upload was created is unknown: the journal entry stays for the next push.
+            // Whether an upload was created is unknown: the entry stays for the next push.
+            sidecar.endUpload(journal, keep: true)
             throw error
         }
-        try sidecar.recordUpload(journal, uploadId: uploadId)
         do {
             var whole = SHA256()
-            let file = try ReadOnlyFile(absolute)
+            let file: ReadOnlyFile
+            do {
+                file = try ReadOnlyFile(absolute)
+            } catch let error as FileSystemError {
+                throw LocalFileError(path: absolute, message: "cannot be read (\(error))")
+            }
             let client = self.client
             let etags = try await withThrowingTaskGroup(of: (Int, String).self) { group in
                 var etags = [String](repeating: "", count: count)
@@ -69,9 +75,13 @@ extension S3SyncService {
                     let offset = Int64(number - 1) * partSize
                     let length = min(partSize, size - offset)
                     var part = SHA256()
-                    try file.read(offset: offset, length: length) { chunk in
-                        part.update(bufferPointer: chunk)
-                        whole.update(bufferPointer: chunk)
+                    do {
+                        try file.read(offset: offset, length: length) { chunk in
+                            part.update(bufferPointer: chunk)
+                            whole.update(bufferPointer: chunk)
+                        }
+                    } catch let error as FileSystemError {
+                        throw LocalFileError(path: absolute, message: "became shorter or unreadable while it was being sent (\(error))")
                     }
                     let slice = FileSlice(path: absolute, offset: offset, length: length, sha256: ContentHash.hex(part.finalize()))
                     if inFlight >= window.width, let (done, etag) = try await group.next() {
@@ -93,26 +103,38 @@ extension S3SyncService {
                 throw LocalFileError(path: absolute, message: "changed while it was being sent (its bytes no longer hash to what was planned)")
             }
             Failpoint.hit("push.before-complete")
-            try await client.completeMultipartUpload(
-                key, uploadId: uploadId, parts: etags.enumerated().map { (number: $0.offset + 1, etag: $0.element) }, condition: condition)
+            do {
+                // S3 may take minutes to assemble many parts: a second per hundred parts more.
+                try await client.completeMultipartUpload(
+                    key, uploadId: uploadId, parts: etags.enumerated().map { (number: $0.offset + 1, etag: $0.element) }, condition: condition,
+                    limit: client.configuration.requestTimeout + .seconds(count / 100))
+            } catch let error as S3Error where error.code.rawValue == "NoSuchUpload" || error.code == .timeout || error.code == .invalidResponse {
+                // The completion's outcome is unknown (a retry after an answer that was lost finds
+                // the upload gone; no answer in time; an answer that is not a result): if the
+                // object holds our bytes, it landed.
+                guard try await client.head(key)?.userMetadata("sha256") == sha else { throw error }
+            }
         } catch {
-            await abort(key: key, uploadId: uploadId)
-            sidecar.endUpload(journal)
+            let aborted = await abort(key: key, uploadId: uploadId)
+            sidecar.endUpload(journal, keep: !aborted)
             throw error
         }
         sidecar.endUpload(journal)
     }
 
     /// Aborts an upload even from a cancelled task (Ctrl-C): its parts must not be left behind.
-    func abort(key: String, uploadId: String) async {
+    /// Returns whether it is gone (aborted, or not found).
+    func abort(key: String, uploadId: String) async -> Bool {
         let client = self.client
         let logger = self.logger
-        await Task.detached {
+        return await Task.detached {
             do {
                 try await client.abortMultipartUpload(key, uploadId: uploadId)
+                return true
             } catch {
                 logger.warning(
                     "could not abort a multipart upload; the next push or 'swamp datastore repair' aborts it", metadata: ["key": "\(key)"])
+                return false
             }
         }.value
     }
@@ -121,22 +143,33 @@ extension S3SyncService {
     /// were killed): one `DELETE` each, plus a listing of the key when the process died before
     /// it learned the upload's id. Costs nothing when every upload finished.
     func abortAbandonedUploads() async {
-        for entry in sidecar.abandonedUploads() {
+        for handle in sidecar.abandonedUploads() {
+            let entry = handle.entry
+            var done = true
             do {
                 if let uploadId = entry.uploadId {
                     try await client.abortMultipartUpload(entry.key, uploadId: uploadId)
                 } else {
-                    // Killed between creating the upload and recording its id: every upload of
-                    // that key started since is one the journal entry covers.
-                    for upload in try await client.listMultipartUploads(prefix: entry.key)
-                    where upload.key == entry.key && (upload.initiated.map { $0 >= entry.startedAt.addingTimeInterval(-300) } ?? false) {
-                        try await client.abortMultipartUpload(upload.key, uploadId: upload.uploadId)
+                    // Killed between creating the upload and recording its id: the uploads of
+                    // that key started around then (a clock skew S3 accepts either side) are the
+                    // ones the entry covers.
+                    let earliest = entry.startedAt.addingTimeInterval(-900)
+                    let latest = entry.startedAt.addingTimeInterval(900 + 120)
+                    for upload in try await client.listMultipartUploads(prefix: entry.key) where upload.key == entry.key {
+                        guard let initiated = upload.initiated else {
+                            done = false
+                            continue
+                        }
+                        if initiated >= earliest && initiated <= latest {
+                            try await client.abortMultipartUpload(upload.key, uploadId: upload.uploadId)
+                        }
                     }
                 }
-                sidecar.endUpload(entry.file)
             } catch {
+                done = false
                 logger.warning("could not abort an abandoned multipart upload; trying again next push", metadata: ["key": "\(entry.key)"])
             }
+            sidecar.endUpload(handle, keep: !done)
         }
     }
 

@@ -178,6 +178,11 @@ extension S3SyncService {
         let condition: S3Client.Condition = upload.immutable ? (orphan.map { .ifMatch($0) } ?? .ifAbsent) : .none
         let sha: String
         let send: @Sendable () async throws -> Void
+        if before.size != upload.size {
+            // Changed since it was planned (and hashed): it would not hash to what was planned,
+            // and a file grown past the multipart threshold would need the window slot it holds.
+            throw S3SyncError(.localFileChanged, "'\(upload.path)' changed during the push; nothing of it was sent. Run the push again")
+        }
         if before.size >= Self.streamingBytes {
             // Streamed from disk, checked against the planned hash as it is read: a file that
             // changed since it was hashed is never completed remotely.

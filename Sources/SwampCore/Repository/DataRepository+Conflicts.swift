@@ -133,8 +133,8 @@ extension DataRepository {
             }
             try sync.markDirty(newRawRel)
             if link(oldRaw, layout.absolute(newRawRel)) != 0 {
-                guard let data = try AtomicFile.readIfPresent(oldRaw) else { throw FileSystemError("read", path: oldRaw, errno: ENOENT) }
-                try AtomicFile.write(data, to: layout.absolute(newRawRel))
+                // Streamed, whatever the size.
+                try AtomicFile.copy(oldRaw, to: layout.absolute(newRawRel))
             }
         }
         Failpoint.hit("renumber.after-raw")

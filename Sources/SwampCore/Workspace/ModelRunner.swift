@@ -84,9 +84,10 @@ public struct ModelRunner: Sendable {
     ) async throws -> (MethodOutcome, [DataMetadata], String) {
         let startedAt = Date()
         let outcome: MethodOutcome
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-run-\(UUID().uuidString.lowercased())").path
-        try AtomicFile.makeDirectories(scratch)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        // Beside the datastore (its output moves in with a rename), swept if this process is killed.
+        let scratchDirectory = try ScratchDirectory(in: workspace.data.layout.root)
+        defer { scratchDirectory.remove() }
+        let scratch = scratchDirectory.path
         do {
             let nested = NestedLocks(datastore: workspace.datastoreIdentity, models: session.models + (workspace.parentLocks?.models ?? []))
             let context = MethodContext(

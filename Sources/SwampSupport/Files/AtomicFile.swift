@@ -34,8 +34,18 @@ public enum AtomicFile {
 
     /// Moves the file `source` to `path` atomically: a rename, or across file systems a copy
     /// streamed through a temporary file beside `path` (fsynced, renamed, then `source` removed).
+    /// The moved file is made readable like every file this type writes (`0644`).
     public static func move(_ source: String, to path: String) throws {
         try makeDirectories((path as NSString).deletingLastPathComponent)
+        chmod(source, 0o644)
+        // Durable before it is in place, like every file written here.
+        let fd = open(source, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            let synced = fsync(fd) == 0
+            let code = errno
+            close(fd)
+            guard synced else { throw FileSystemError("sync", path: source, errno: code) }
+        }
         if rename(source, path) == 0 { return }
         let code = errno
         guard code == EXDEV else { throw FileSystemError("move into place", path: path, errno: code) }
