@@ -11,7 +11,7 @@ Scenarios (medians of --runs; each run on a fresh bucket):
               pull: a teammate's `swamp datastore sync --pull` (ranged GETs) against
               `aws s3 cp s3://… FILE`.
   100 x 10 MiB the same with 100 models of one 10 MiB version each, against `aws s3 sync`.
-Then the flow of issue 12, once: `model method run` writing 1 GiB and pushing it, a second
+First the flow of issue 12, once: `model method run` writing 1 GiB and pushing it, a second
 user's pull, `data get | sha256sum` — peak memory of each process, and the bytes compared.
 """
 import argparse
@@ -90,6 +90,26 @@ def main():
     local_repo(f"{work}/repo-big", [("big", big)])
     local_repo(f"{work}/repo-small", [(f"m{index:03}", f"{small_dir}/f{index:03}.bin") for index in range(args.files)])
 
+    # The flow of the issue, on an S3 datastore from the start.
+    name = bucket()
+    a = f"{work}/flow-a"
+    os.makedirs(a)
+    run([swamp, "repo", "init"], cwd=a)
+    run([swamp, "model", "create", "command/shell", "big", "--set", f"run=cat '{big}'"], cwd=a)
+    run([swamp, "datastore", "setup", "s3", "--config", config(name)], cwd=a)
+    flow = [("model method run (writes and pushes)", timed([swamp, "model", "method", "run", "big", "execute"], env, cwd=a))]
+    b = f"{work}/flow-b"
+    clone(a, b)
+    env["SWAMP_HOME"] = f"{work}/home-b"
+    flow.append(("second user's datastore sync --pull", timed([swamp, "datastore", "sync", "--pull"], env, cwd=b)))
+    with open(f"{work}/got.bin", "wb") as got:
+        flow.append(("data get > file", timed([swamp, "data", "get", "big", "result"], env, cwd=b, stdout=got)))
+    same = run(["cmp", big, f"{work}/got.bin"], check=False).returncode == 0
+    flow_table = [f"| {args.gib:g} GiB flow | s | peak MiB |", "|---|---|---|"]
+    flow_table += [f"| {label} | {seconds:.2f} | {kib / 1024:.0f} |" for label, (seconds, kib) in flow]
+    flow_table.append(f"\nbytes identical after run → push → pull → data get: {'yes' if same else 'NO'}")
+    run(aws + ["s3", "rb", "--force", f"s3://{name}"])
+    env["SWAMP_HOME"] = f"{work}/home"
     rows = []
     for label, repo, aws_up, aws_down in [
         (f"1 x {args.gib:g} GiB", f"{work}/repo-big", lambda b: ["s3", "cp", "--quiet", big, f"s3://{b}/big.bin"],
@@ -113,6 +133,9 @@ def main():
             samples["aws pull"].append(timed(aws + aws_down(other, target), env))
             for path in (pusher, puller, target):
                 shutil.rmtree(path, ignore_errors=True)
+            # The server keeps every object in memory: empty the buckets (moto was OOM-killed without this).
+            for used in (name, other):
+                run(aws + ["s3", "rb", "--force", f"s3://{used}"])
             shutil.rmtree(f"{work}/home/repos", ignore_errors=True)
             shutil.rmtree(f"{work}/home-pull", ignore_errors=True)
             print(f"  {label} run {index + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s {v[-1][1] // 1024} MiB" for k, v in samples.items()),
@@ -130,27 +153,8 @@ def main():
             print(f"| {label} {direction} | {t_ours:.2f} | {t_theirs:.2f} | {t_ours / t_theirs:.2f}× | {m_ours:.0f} | {m_theirs:.0f} | "
                   f"{m_ours / m_theirs:.2f}× |")
 
-    # The flow of the issue, on an S3 datastore from the start.
-    name = bucket()
-    a = f"{work}/flow-a"
-    os.makedirs(a)
-    run([swamp, "repo", "init"], cwd=a)
-    run([swamp, "model", "create", "command/shell", "big", "--set", f"run=cat '{big}'"], cwd=a)
-    run([swamp, "datastore", "setup", "s3", "--config", config(name)], cwd=a)
-    flow = [("model method run (writes and pushes)", timed([swamp, "model", "method", "run", "big", "execute"], env, cwd=a))]
-    b = f"{work}/flow-b"
-    clone(a, b)
-    env["SWAMP_HOME"] = f"{work}/home-b"
-    flow.append(("second user's datastore sync --pull", timed([swamp, "datastore", "sync", "--pull"], env, cwd=b)))
-    with open(f"{work}/got.bin", "wb") as got:
-        flow.append(("data get > file", timed([swamp, "data", "get", "big", "result"], env, cwd=b, stdout=got)))
-    same = run(["cmp", big, f"{work}/got.bin"], check=False).returncode == 0
     print()
-    print(f"| {args.gib:g} GiB flow | s | peak MiB |")
-    print("|---|---|---|")
-    for label, (seconds, kib) in flow:
-        print(f"| {label} | {seconds:.2f} | {kib / 1024:.0f} |")
-    print(f"\nbytes identical after run → push → pull → data get: {'yes' if same else 'NO'}")
+    print("\n".join(flow_table))
     shutil.rmtree(work, ignore_errors=True)
     if not same:
         sys.exit(1)

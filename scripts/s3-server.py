@@ -67,7 +67,8 @@ def main() -> None:
         value = self.__dict__.get("_swamp_cached_value")
         if value is None:
             value = original.fget(self)
-            if len(value) >= 8 << 20:
+            # Not the parts of a multipart upload (named by their number): read once, at completion.
+            if len(value) >= 8 << 20 and not isinstance(self.name, int):
                 self.__dict__["_swamp_cached_value"] = value
         return value
 
