@@ -33,6 +33,11 @@ import Testing
         return (team, proxy, cli(team, "a", through: proxy), source)
     }
 
+    static func stop(_ team: S3Team, _ proxy: FaultProxy) {
+        proxy.stop()
+        team.remove()
+    }
+
     static func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
 
     static func rawKey(_ cli: CLI, version: Int) async throws -> String {
@@ -62,10 +67,7 @@ import Testing
 
     @Test func aLargeVersionGoesInPartsAndComesBackWhole() async throws {
         let (team, proxy, a, source) = try await Self.start()
-        defer {
-            proxy.stop()
-            team.remove()
-        }
+        defer { Self.stop(team, proxy) }
         try await proxy.clearLog()
         let run = try await a.run(["model", "method", "run", "big", "execute", "--json"])
         #expect(run.status == 0, "\(run.stderr)")
@@ -88,10 +90,7 @@ import Testing
     /// A part answered 500 twice is sent a third time, alone: the upload is not restarted.
     @Test func aPartThatFailsTwiceIsRetriedAlone() async throws {
         let (team, proxy, a, source) = try await Self.start()
-        defer {
-            proxy.stop()
-            team.remove()
-        }
+        defer { Self.stop(team, proxy) }
         try await proxy.clearLog()
         try await proxy.set([.init("error", method: "PUT", path: "partNumber=2&", nth: 1, count: 2, status: 500, code: "InternalError")])
         let run = try await a.run(["model", "method", "run", "big", "execute"])
@@ -109,10 +108,7 @@ import Testing
     /// the upload is gone) shows the upload landed; the run succeeds in one go.
     @Test func aLostCompletionAnswerIsNotAFailedUpload() async throws {
         let (team, proxy, a, source) = try await Self.start()
-        defer {
-            proxy.stop()
-            team.remove()
-        }
+        defer { Self.stop(team, proxy) }
         try await proxy.set([.init("drop_response", method: "POST", path: "uploadId=", nth: 1, count: 1)])
         let run = try await a.run(["model", "method", "run", "big", "execute"])
         #expect(run.status == 0, "\(run.stderr)")
@@ -126,10 +122,7 @@ import Testing
     /// when it says so (InternalError), and the upload completes.
     @Test func aCompletionAnswered200WithAnErrorIsRetried() async throws {
         let (team, proxy, a, source) = try await Self.start()
-        defer {
-            proxy.stop()
-            team.remove()
-        }
+        defer { Self.stop(team, proxy) }
         try await proxy.clearLog()
         try await proxy.set([.init("error", method: "POST", path: "uploadId=", nth: 1, count: 1, status: 200, code: "InternalError")])
         let run = try await a.run(["model", "method", "run", "big", "execute"])
@@ -144,10 +137,7 @@ import Testing
     /// aborts it (the journal names it) and sends the version again.
     @Test func aKilledUploadLeavesNoObjectAndTheNextPushCleansUp() async throws {
         let (team, proxy, a, source) = try await Self.start()
-        defer {
-            proxy.stop()
-            team.remove()
-        }
+        defer { Self.stop(team, proxy) }
         let killed = try await S3SafetyTests.run(a, ["model", "method", "run", "big", "execute"], killedAt: "partNumber=2&", proxy: proxy)
         #expect(killed.status == 9, "killed: \(killed.stderr)")
         let key = try await Self.rawKey(a, version: 1)
@@ -168,10 +158,7 @@ import Testing
     /// it, `repair` leaves a young one alone and aborts it once old enough.
     @Test func repairAbortsAnUploadLeftByAKill() async throws {
         let (team, proxy, a, _) = try await Self.start()
-        defer {
-            proxy.stop()
-            team.remove()
-        }
+        defer { Self.stop(team, proxy) }
         let killed = try await S3SafetyTests.run(a, ["model", "method", "run", "big", "execute"], killedAt: "partNumber=2&", proxy: proxy)
         #expect(killed.status == 9, "killed: \(killed.stderr)")
         let key = try await Self.rawKey(a, version: 1)
@@ -191,10 +178,7 @@ import Testing
     /// Ctrl-C while part 2 is held: the command aborts its upload before it exits 130.
     @Test func anInterruptedUploadIsAborted() async throws {
         let (team, proxy, a, source) = try await Self.start()
-        defer {
-            proxy.stop()
-            team.remove()
-        }
+        defer { Self.stop(team, proxy) }
         try await proxy.set([.init("hold")])
         let running = try a.spawn(["model", "method", "run", "big", "execute"])
         try await proxy.set([.init("signal", method: "PUT", path: "partNumber=2&", signal: "INT", pid: running.pid, then: "hold")])

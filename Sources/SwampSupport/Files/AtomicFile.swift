@@ -118,13 +118,20 @@ public enum AtomicFile {
         } catch let error as FileSystemError {
             failure = error.errno
         }
-        if failure == 0, fsync(output) != 0 { failure = errno }
-        close(output)
+        try finish(temporary, fd: output, failure: failure, operation: "copy", path: path)
+        return temporary
+    }
+
+    /// Makes a temporary file durable and closes it; on `failure` (or a failed `fsync`) removes
+    /// it and throws.
+    private static func finish(_ temporary: String, fd: Int32, failure: Int32, operation: String, path: String) throws {
+        var failure = failure
+        if failure == 0, fsync(fd) != 0 { failure = errno }
+        close(fd)
         if failure != 0 {
             unlink(temporary)
-            throw FileSystemError("copy", path: path, errno: failure)
+            throw FileSystemError(operation, path: path, errno: failure)
         }
-        return temporary
     }
 
     /// Creates `path` with `data` only if nothing exists there yet, atomically:
@@ -215,12 +222,7 @@ public enum AtomicFile {
                 offset += written
             }
         }
-        if failure == 0, fsync(fd) != 0 { failure = errno }
-        close(fd)
-        if failure != 0 {
-            unlink(temporary)
-            throw FileSystemError("write", path: path, errno: failure)
-        }
+        try finish(temporary, fd: fd, failure: failure, operation: "write", path: path)
         return temporary
     }
 
