@@ -87,6 +87,25 @@ import Testing
         _ = try await team.verifyConsistency()
     }
 
+    /// On a terminal, a pull of a large version shows its bytes and rate as the ranges arrive
+    /// (run under `script`, which gives the command a pseudo-terminal).
+    @Test func aTerminalSeesBytesAndRate() async throws {
+        let (team, proxy, a, _) = try await Self.start()
+        defer { Self.stop(team, proxy) }
+        #expect(try await a.run(["model", "method", "run", "big", "execute"]).status == 0)
+        let name = "tty"
+        _ = try team.clone(name)
+        let fresh = Self.cli(team, name, through: proxy)
+        // Slow ranges, so that the rate has time to show.
+        try await proxy.set([.init("delay", method: "GET", path: "/raw$", ms: 300)])
+        let command = "'\(CLI.binary)' datastore sync --pull --repo-dir '\(fresh.repo)'"
+        let shown = try await CLI.exec(
+            ["-qec", command, "/dev/null"], environment: fresh.environment, cwd: fresh.repo, executable: "/usr/bin/script")
+        #expect(shown.status == 0, "\(shown.text)")
+        #expect(shown.text.contains("pull: ") && shown.text.contains(" MiB of 11.4 MiB"), "bytes shown: \(shown.text)")
+        #expect(shown.text.range(of: #"\(\d+(\.\d)? [KMG]iB/s\)"#, options: .regularExpression) != nil, "rate shown: \(shown.text)")
+    }
+
     /// A part answered 500 twice is sent a third time, alone: the upload is not restarted.
     @Test func aPartThatFailsTwiceIsRetriedAlone() async throws {
         let (team, proxy, a, source) = try await Self.start()
