@@ -191,6 +191,9 @@ public final class S3Client: Sendable {
         let operation = key.isEmpty ? "\(method) bucket \(configuration.bucket)" : "\(method) \(key)"
         var attempt = 1
         let started = ContinuousClock.now
+        // Whether any attempt got an answer: the short budget is for a server never reached
+        // (a reset after a 503 is a server that is there).
+        var reached = false
         while true {
             do {
                 let response = try await sendOnce(
@@ -200,11 +203,12 @@ public final class S3Client: Sendable {
                 throw Self.error(for: response, operation: operation)
             } catch let error as S3Error where error.isRetryable && error.code != .timeout {
                 // Timeouts are not retried: the attempt already had all the time it was given.
+                reached = reached || error.status > 0
                 let delay = configuration.retry.delay(afterAttempt: attempt, jitter: Double.random(in: 0...1))
                 let elapsed = ContinuousClock.now - started
                 guard
                     configuration.retry.allowsRetry(
-                        afterAttempt: attempt, elapsed: elapsed, delay: delay, unreachable: error.code == .connectionFailed)
+                        afterAttempt: attempt, elapsed: elapsed, delay: delay, unreachable: error.code == .connectionFailed && !reached)
                 else {
                     guard attempt > 1 else { throw error }
                     throw S3Error(
