@@ -181,7 +181,7 @@ extension S3SyncService {
     func downloadFile(_ key: String, size: Int64, sha: String, to absolute: String, transfers: Transfers) async throws -> String? {
         let directory = (absolute as NSString).deletingLastPathComponent
         try AtomicFile.makeDirectories(directory)
-        let temporary = "\(directory)/.\((absolute as NSString).lastPathComponent).tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let temporary = AtomicFile.temporaryPath(nextTo: absolute)
         let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystemError("create temporary file for", path: absolute, errno: errno) }
         var keep = false

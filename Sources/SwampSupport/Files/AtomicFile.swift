@@ -109,7 +109,7 @@ public enum AtomicFile {
         guard input >= 0 else { throw FileSystemError("open", path: source, errno: errno) }
         defer { close(input) }
         let temporary =
-            "\((path as NSString).deletingLastPathComponent)/.\((path as NSString).lastPathComponent).tmp-\(UInt64.random(in: 0...UInt64.max))"
+            temporaryPath(nextTo: path)
         let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard output >= 0 else { throw FileSystemError("create temporary file for", path: path, errno: errno) }
         var failure: Int32 = 0
@@ -204,9 +204,7 @@ public enum AtomicFile {
 
     /// Writes `data` into a new uniquely named temporary file beside `path` and returns its path.
     static func writeTemporary(_ data: Data, nextTo path: String) throws -> String {
-        let directory = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
-        let temporary = "\(directory)/.\(name).tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let temporary = temporaryPath(nextTo: path)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystemError("create temporary file for", path: path, errno: errno) }
         var failure: Int32 = 0
@@ -224,6 +222,11 @@ public enum AtomicFile {
         }
         try finish(temporary, fd: fd, failure: failure, operation: "write", path: path)
         return temporary
+    }
+
+    /// A new temporary file name beside `path` (`.{name}.tmp-{random}`: skipped by every walk).
+    public static func temporaryPath(nextTo path: String) -> String {
+        "\((path as NSString).deletingLastPathComponent)/.\((path as NSString).lastPathComponent).tmp-\(UInt64.random(in: 0...UInt64.max))"
     }
 
     /// Whether a name is one of this type's temporary files (skipped by directory walks).
