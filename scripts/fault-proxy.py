@@ -10,8 +10,9 @@ rules, set (and replaced) at run time through a control API on the same port:
   POST /__proxy/rules     body: a JSON list of rules (replaces the rules, resets their counters)
   POST /__proxy/release   lets every held request go on
   GET  /__proxy/log       the requests seen so far: [{"method", "path", "status", "fault", "start", "end",
-                          "connection"}] (start/end: monotonic seconds when the request arrived and
-                          was answered; connection: which client connection carried it, from 1)
+                          "connection", "key", "region"}] (start/end: monotonic seconds when the request
+                          arrived and was answered; connection: which client connection carried it, from
+                          1; key and region: the access key id and region of its SigV4 credential scope)
   POST /__proxy/clear     forgets the log
 
 A rule: {"method": "PUT", "path": "regex on path?query", "nth": 1, "count": 1, "action": ..., ...}
@@ -30,6 +31,9 @@ matches requests whose method equals `method` (any when absent) and whose path m
                  "hold" or "forward"; with "when": "after", forward first and signal before answering
   trickle        forward, then send the response body at `rate` bytes per second
   skew_date      forward, then move the response's Date header by `seconds`
+  wrong_region   plays a bucket in `region`: a request signed for another region gets S3's answer,
+                 301 PermanentRedirect with `x-amz-bucket-region` (or, with "status": 400,
+                 AuthorizationHeaderMalformed naming the region in the body); others are forwarded
 
 The flags are the fixed faults of earlier tests: the first attempt of every distinct request
 (method, path, conditional headers) gets 503 SlowDown (--fail-first), its second attempt has its
@@ -109,8 +113,14 @@ def main() -> None:
             if handshake:
                 time.sleep(handshake / 1000)
 
+        def _scope(self):
+            """(access key id, region) of the request's SigV4 credential scope (never the signature)."""
+            match = re.search(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/", self.headers.get("Authorization") or "")
+            return (match.group(1), match.group(2)) if match else (None, None)
+
         def _record(self, status, fault):
-            entry = {"method": self.command, "path": self.path, "status": status, "fault": fault}
+            key, region = self._scope()
+            entry = {"method": self.command, "path": self.path, "status": status, "fault": fault, "key": key, "region": region}
             entry.update(start=self._started, end=time.monotonic(), connection=self._connection)
             with lock:
                 state["log"].append(entry)
@@ -136,6 +146,25 @@ def main() -> None:
                     state["log"] = []
                 return self._reply(200, b"{}", "application/json")
             return self._reply(404, b"{}", "application/json")
+
+        def _wrong_region(self, rule):
+            region, signed = rule["region"], self._scope()[1]
+            if int(rule.get("status", 301)) == 400:
+                body = (
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization "
+                    f"header is malformed; the region '{signed}' is wrong; expecting '{region}'</Message><Region>{region}</Region></Error>"
+                ).encode()
+                self._record(400, "wrong_region")
+                return self._reply(400, body)
+            body = error_body("PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified endpoint.")
+            self._record(301, "wrong_region")
+            self.send_response(301)
+            self.send_header("x-amz-bucket-region", region)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(0 if self.command == "HEAD" else len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         def _cut(self, fault):
             self._record(0, fault)
@@ -216,6 +245,8 @@ def main() -> None:
                 return self._reply(status, error_body(rule.get("code", "SlowDown")))
             if action == "reset":
                 return self._cut("reset")
+            if action == "wrong_region" and self._scope()[1] != rule["region"]:
+                return self._wrong_region(rule)
             if action == "hold":
                 self._hold(rule)
             if action == "delay":

@@ -4,8 +4,12 @@
 Differences from `moto_server`, both to behave like real S3 where the tests rely on it:
 - requests are handled one at a time (connections stay concurrent; each body is read before
   its turn), so a conditional write's check and write are atomic, as they are on S3;
-- with --auth, requests must be signed with SigV4 by a real IAM key (printed to the
-  info file), so a wrong key or a bad signature is refused;
+- with --auth, requests must be signed with SigV4 by a real IAM key (two are printed to the
+  info file, with a role to assume, `role_arn`), so a wrong key or a bad signature is refused;
+  credentials from STS (AssumeRole, AssumeRoleWithWebIdentity) are checked with their session
+  token; AssumeRoleWithWebIdentity is unsigned, as on AWS (moto would want a signature);
+- with --auth, a signed query with percent-encoded values (`prefix=a%2Fb`) is checked as S3
+  checks it (moto encoded it twice, and refused aws-cli's own listings);
 - ListMultipartUploads says when each upload was started (moto answers a fixed date in 2010);
 - `If-Match` on CompleteMultipartUpload is checked (S3 does; moto checks only `If-None-Match`);
 - an object of 8 MiB or more is read from moto's spool file once and kept in memory: moto
@@ -38,6 +42,24 @@ def main() -> None:
 
     info = {}
     if args.auth:
+        # moto rebuilds the signed request with the query still percent-encoded, and botocore then
+        # encodes it again: a signature over `prefix=a%2Fb` (aws-cli's and swamp's alike) never
+        # matched. Give botocore the decoded parameters, as a signing client does.
+        from urllib.parse import parse_qsl, urlsplit, urlunsplit
+        from moto.iam import access_control
+
+        original_request = access_control.IAMRequestBase._create_aws_request
+
+        def decoded_query_request(self):
+            request = original_request(self)
+            parts = urlsplit(request.url)
+            if parts.query:
+                request.url = urlunsplit(parts._replace(query=""))
+                request.params = parse_qsl(parts.query, keep_blank_values=True)
+            return request
+
+        access_control.IAMRequestBase._create_aws_request = decoded_query_request
+
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.iam.models import iam_backends
 
@@ -48,6 +70,15 @@ def main() -> None:
         key = iam.create_access_key("swamp-test")
         info["access_key_id"] = key.access_key_id
         info["secret_access_key"] = key.secret_access_key
+        # A second key of the same user (a credential source that hands out new keys on refresh).
+        second = iam.create_access_key("swamp-test")
+        info["access_key_id_2"] = second.access_key_id
+        info["secret_access_key_2"] = second.secret_access_key
+        # A role to assume (AssumeRole, AssumeRoleWithWebIdentity), allowed everything.
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+        role = iam.create_role("swamp-role", json.dumps(trust), "/", None, "", [], "3600")
+        iam.put_role_policy("swamp-role", "all", json.dumps(policy))
+        info["role_arn"] = role.arn
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
 
     # moto lists its own package directory (about 180 stat calls) on every request to find the
@@ -131,19 +162,29 @@ def main() -> None:
         if length:
             environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
         with lock:
-            refusal = refused_completion(environ)
-            if refusal is not None:
-                start_response("412 Precondition Failed", [("Content-Type", "application/xml"), ("Content-Length", str(len(refusal)))])
-                return [refusal]
-            result = app(environ, start_response)
+            unsigned_sts = bool(length) and args.auth and environ["wsgi.input"].getvalue().startswith(b"Action=AssumeRoleWithWebIdentity")
+            if unsigned_sts:
+                settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
             try:
-                body = b"".join(result)
+                return answer(environ, start_response)
             finally:
-                close = getattr(result, "close", None)
-                if close:
-                    close()
-            if environ.get("REQUEST_METHOD") == "GET" and "uploads" in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True):
-                body = with_start_times(body)
+                if unsigned_sts:
+                    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+
+    def answer(environ, start_response):
+        refusal = refused_completion(environ)
+        if refusal is not None:
+            start_response("412 Precondition Failed", [("Content-Type", "application/xml"), ("Content-Length", str(len(refusal)))])
+            return [refusal]
+        result = app(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close:
+                close()
+        if environ.get("REQUEST_METHOD") == "GET" and "uploads" in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+            body = with_start_times(body)
         return [body]
 
     server = make_server("127.0.0.1", args.port, serialised, threaded=True)

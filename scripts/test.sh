@@ -16,6 +16,10 @@ fi
 source scripts/s3-server.sh
 trap 'stop_s3_servers; rm -f "$log"' EXIT
 export SWAMP_TEST_SCRIPT=1
+# No test may reach the cloud metadata addresses: the credential chain's last resort (EC2
+# instance metadata) is off unless a test points it at a loopback server it started.
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI
 
 if [ $# -gt 0 ]; then
   swift test --skip-build "$@"

@@ -12,7 +12,10 @@ public final class S3Client: Sendable {
     public let configuration: S3ClientConfiguration
     /// Requests and bytes made through this client.
     public let accounting: RequestAccounting
-    private let credentials: CredentialSource
+    /// The credentials every request is signed with (refreshed before temporary ones expire).
+    public let credentials: RefreshingCredentials
+    /// The bucket's region, as learnt so far.
+    public let bucketRegion: BucketRegion
     private let http: HTTPClient
     private let logger: Logger
     private let now: @Sendable () -> Date
@@ -78,19 +81,22 @@ public final class S3Client: Sendable {
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.init(
-            configuration: configuration, resolveCredentials: { credentials }, accounting: accounting, httpClient: httpClient, logger: logger,
-            now: now)
+            configuration: configuration, credentials: RefreshingCredentials(credentials), accounting: accounting, httpClient: httpClient,
+            logger: logger, now: now)
     }
 
-    /// A client that resolves its credentials at the first request (so commands that make
-    /// no request never need them), and keeps them.
+    /// A client whose credentials come from `credentials` (typically the AWS chain, resolved at
+    /// the first request so that commands that make none never need them).
+    /// - Parameter region: the bucket's region shared with other clients of the bucket
+    ///   (default: a new one starting at the configuration's).
     public init(
-        configuration: S3ClientConfiguration, resolveCredentials: @escaping @Sendable () throws -> S3Credentials,
+        configuration: S3ClientConfiguration, credentials: RefreshingCredentials, region: BucketRegion? = nil,
         accounting: RequestAccounting = RequestAccounting(), httpClient: HTTPClient = S3Client.sharedHTTPClient,
         logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() }), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.configuration = configuration
-        self.credentials = CredentialSource(resolve: resolveCredentials)
+        self.credentials = credentials
+        self.bucketRegion = region ?? BucketRegion(configuration.region)
         self.accounting = accounting
         self.http = httpClient
         self.logger = logger
@@ -194,13 +200,29 @@ public final class S3Client: Sendable {
         // Whether any attempt got an answer: the short budget is for a server never reached
         // (a reset after a 503 is a server that is there).
         var reached = false
+        var redirected = false
         while true {
             do {
+                let region = bucketRegion.value
                 let response = try await sendOnce(
                     method, key: key, query: query, headers: extra, body: body, operation: operation,
-                    maxBytes: maxBytes ?? configuration.maximumBodyBytes, within: limit ?? configuration.requestTimeout, sink: sink)
+                    maxBytes: maxBytes ?? configuration.maximumBodyBytes, within: limit ?? configuration.requestTimeout, sink: sink, region: region)
                 if accept.contains(response.status) { return response }
-                throw Self.error(for: response, operation: operation)
+                // A bucket in another region says which: sign for it and send again, once.
+                if !redirected,
+                    let corrected = bucketRegion.correction(
+                        status: response.status, headers: response.headers, body: response.body, signedFor: region)
+                {
+                    logger.info(
+                        "the bucket is in another region; sending there", metadata: ["bucket": "\(configuration.bucket)", "region": "\(corrected)"])
+                    redirected = true
+                    continue
+                }
+                let error = Self.error(for: response, operation: operation)
+                if error.isAuthenticationFailure, let source = credentials.currentSource {
+                    throw S3Error(error.code, status: error.status, message: "\(error.message) (credentials from \(source))", operation: operation)
+                }
+                throw error
             } catch let error as S3Error where error.isRetryable && error.code != .timeout {
                 // Timeouts are not retried: the attempt already had all the time it was given.
                 reached = reached || error.status > 0
@@ -232,14 +254,14 @@ public final class S3Client: Sendable {
     /// trickled byte by byte is given up at the limit, not read forever).
     private func sendOnce(
         _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: RequestBody, operation: String,
-        maxBytes: Int, within time: Duration, sink: FileSink?
+        maxBytes: Int, within time: Duration, sink: FileSink?, region: String
     ) async throws -> Response {
         sink?.begin()
         return try await withThrowingTaskGroup(of: Response?.self) { group in
             group.addTask {
                 try await self.exchange(
                     method, key: key, query: query, headers: extra, body: body, operation: operation, maxBytes: maxBytes, within: time,
-                    sink: sink)
+                    sink: sink, region: region)
             }
             group.addTask {
                 try await Task.sleep(for: time)
@@ -256,17 +278,17 @@ public final class S3Client: Sendable {
 
     private func exchange(
         _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: RequestBody, operation: String,
-        maxBytes: Int, within time: Duration, sink: FileSink?
+        maxBytes: Int, within time: Duration, sink: FileSink?, region: String
     ) async throws -> Response {
-        let address = configuration.address(key: key)
+        let address = configuration.address(key: key, region: region)
         let payload = body.payload
         var signedHeaders: [(String, String)] = [
             ("host", address.host), ("x-amz-date", SigV4Signer.amzDate(now())), ("x-amz-content-sha256", payload.headerValue),
         ]
-        let credentials = try self.credentials.get()
+        let credentials = try await self.credentials.get()
         if let token = credentials.sessionToken { signedHeaders.append(("x-amz-security-token", token)) }
         signedHeaders += extra
-        let signer = SigV4Signer(accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, region: configuration.region)
+        let signer = SigV4Signer(accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, region: region)
         let signature = signer.sign(
             method: method, encodedPath: address.path.isEmpty ? "/" : address.path, query: query, headers: signedHeaders, payload: payload)
 
@@ -373,21 +395,6 @@ public final class S3Client: Sendable {
         default: code = .invalidResponse
         }
         return S3Error(code, status: response.status, message: "HTTP \(response.status) without an error document", operation: operation)
-    }
-}
-
-/// Credentials resolved once, on first use.
-final class CredentialSource: Sendable {
-    private let resolve: @Sendable () throws -> S3Credentials
-    private let cached = Mutex<S3Credentials?>(nil)
-
-    init(resolve: @escaping @Sendable () throws -> S3Credentials) { self.resolve = resolve }
-
-    func get() throws -> S3Credentials {
-        if let credentials = cached.withLock({ $0 }) { return credentials }
-        let credentials = try resolve()
-        cached.withLock { $0 = credentials }
-        return credentials
     }
 }
 

@@ -9,7 +9,8 @@ public struct S3ClientConfiguration: Sendable, Equatable {
     /// The service endpoint, e.g. `http://127.0.0.1:9000`. Default: `https://s3.{region}.amazonaws.com`.
     public var endpoint: URL?
     /// Path-style addressing (`{endpoint}/{bucket}/{key}`) instead of virtual-hosted
-    /// (`{bucket}.{host}/{key}`). Default: `false`.
+    /// (`{bucket}.{host}/{key}`). Default: `false` — virtual-hosted, as on AWS; an endpoint whose
+    /// host is an IP address or `localhost` is always addressed by path (it has no subdomains).
     public var forcePathStyle: Bool
     /// The limit for one attempt of a request, reading its whole body included (an attempt that
     /// runs out of time is not retried). A transfer of `n` bytes gets `n / minimumThroughput`
@@ -42,16 +43,24 @@ public struct S3ClientConfiguration: Sendable, Equatable {
         requestTimeout + .milliseconds(Int64(bytes) * 1000 / Int64(minimumThroughput))
     }
 
+    /// Whether requests address the bucket by path: configured, or forced by an endpoint host
+    /// that cannot have a bucket subdomain.
+    public var usesPathStyle: Bool {
+        guard !forcePathStyle, let host = endpoint?.host else { return forcePathStyle }
+        return host == "localhost" || host.contains(":") || host.split(separator: ".").allSatisfy { Int($0) != nil }
+    }
+
     /// The URL parts for an object key (or the bucket itself when `key` is empty):
     /// the base (scheme + host + port), the encoded path, and the `Host` header value.
-    func address(key: String) -> (base: String, path: String, host: String) {
+    func address(key: String, region: String? = nil) -> (base: String, path: String, host: String) {
+        let region = region ?? self.region
         let endpoint = self.endpoint ?? URL(string: "https://s3.\(region).amazonaws.com") ?? URL(fileURLWithPath: "/")
         let scheme = endpoint.scheme ?? "https"
         let hostName = endpoint.host ?? "s3.amazonaws.com"
         let port = endpoint.port.map { ":\($0)" } ?? ""
         let encodedKey = SigV4Signer.encode(key, keepSlash: true)
         let basePath = endpoint.path == "/" ? "" : endpoint.path
-        if forcePathStyle {
+        if usesPathStyle {
             let path = "\(basePath)/\(SigV4Signer.encode(bucket))" + (key.isEmpty ? "" : "/\(encodedKey)")
             return ("\(scheme)://\(hostName)\(port)", path, "\(hostName)\(port)")
         }

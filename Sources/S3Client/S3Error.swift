@@ -54,7 +54,7 @@ public struct S3Error: ReportableError, Equatable {
 
     /// Whether the failure is about who is asking rather than what was asked.
     public var isAuthenticationFailure: Bool {
-        [.accessDenied, .signatureDoesNotMatch, .invalidAccessKeyId].contains(code) || status == 403
+        [.accessDenied, .signatureDoesNotMatch, .invalidAccessKeyId, Code("ExpiredToken"), Code("InvalidToken")].contains(code) || status == 403
     }
 
     public var description: String {
@@ -97,9 +97,9 @@ public struct S3Error: ReportableError, Equatable {
         case .noSuchBucket:
             "create the bucket (e.g. 'aws s3 mb s3://BUCKET'), or fix bucket, region or endpoint in the datastore config"
         case .accessDenied, .signatureDoesNotMatch, .invalidAccessKeyId:
-            "check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket's permissions"
+            Self.credentialsHint
         case .missingCredentials:
-            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials"
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/config, or run 'aws configure'"
         case .connectionFailed:
             "check the endpoint and the network"
         case .timeout:
@@ -110,9 +110,13 @@ public struct S3Error: ReportableError, Equatable {
             "the object is larger than allowed (maxIndexBytes for an index); if it is legitimate, raise the limit"
         default:
             isAuthenticationFailure
-                ? "check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket's permissions" : nil
+                ? Self.credentialsHint : nil
         }
     }
+
+    static let credentialsHint =
+        "check the credentials (the AWS chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity, container or instance role;"
+        + " 'swamp datastore status' names the source in use) and the bucket's permissions"
 
     /// `NoSuchUpload` → `no_such_upload`.
     static func snakeCase(_ name: String) -> String {

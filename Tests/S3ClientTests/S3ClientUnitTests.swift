@@ -69,10 +69,16 @@ import Testing
         #expect(page.nextToken == "tok")
     }
 
-    @Test func credentialsComeFromTheEnvironmentThenTheProfileAndNeverPrintTheSecret() throws {
-        let env = try S3Credentials.resolve(environment: [
-            "AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_SESSION_TOKEN": "tok",
-        ])
+    /// The chain's provider for `variables`, fetched (IMDS off: no test may reach it).
+    static func chain(_ variables: [String: String]) async throws -> S3Credentials {
+        var variables = variables
+        variables["AWS_EC2_METADATA_DISABLED"] = "true"
+        variables["HOME"] = variables["HOME"] ?? "/nonexistent"
+        return try await CredentialChain.provider(try AWSEnvironment(variables: variables)).fetch()
+    }
+
+    @Test func credentialsComeFromTheEnvironmentThenTheProfileAndNeverPrintTheSecret() async throws {
+        let env = try await Self.chain(["AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_SESSION_TOKEN": "tok"])
         #expect(env.accessKeyId == "AKIAENV" && env.sessionToken == "tok" && env.source == "environment")
         #expect(!env.description.contains("s3cr3t") && !"\(env)".contains("tok"))
 
@@ -83,22 +89,18 @@ import Testing
         aws_access_key_id = AKIADEFAULT
         aws_secret_access_key = d
         # comment
-        [profile team]
+        [team]
         aws_access_key_id=AKIATEAM
         aws_secret_access_key=t
         """.write(toFile: file, atomically: true, encoding: .utf8)
-        let team = try S3Credentials.resolve(environment: ["AWS_PROFILE": "team", "AWS_SHARED_CREDENTIALS_FILE": file])
+        let team = try await Self.chain(["AWS_PROFILE": "team", "AWS_SHARED_CREDENTIALS_FILE": file])
         #expect(team.accessKeyId == "AKIATEAM" && team.source == "profile team")
-        #expect(try S3Credentials.resolve(environment: ["AWS_SHARED_CREDENTIALS_FILE": file]).accessKeyId == "AKIADEFAULT")
-        #expect(throws: S3Error.self) { try S3Credentials.resolve(environment: ["AWS_PROFILE": "nope", "AWS_SHARED_CREDENTIALS_FILE": file]) }
-        #expect(throws: S3Error.self) { try S3Credentials.resolve(environment: ["AWS_ACCESS_KEY_ID": "x"]) }
-        #expect(throws: S3Error.self) { try S3Credentials.resolve(environment: ["HOME": "/nonexistent"]) }
+        #expect(try await Self.chain(["AWS_SHARED_CREDENTIALS_FILE": file]).accessKeyId == "AKIADEFAULT")
+        await #expect(throws: CredentialError.self) { try await Self.chain(["AWS_PROFILE": "nope", "AWS_SHARED_CREDENTIALS_FILE": file]) }
+        await #expect(throws: CredentialError.self) { try await Self.chain(["AWS_ACCESS_KEY_ID": "x"]) }
+        await #expect(throws: CredentialError.self) { try await Self.chain([:]) }
     }
-}
 
-/// Every S3 failure maps to its own stable code for `--json`, with a hint where there is
-/// something to do.
-@Suite struct S3ErrorReportTests {
     @Test func everyCodeHasItsOwnReportCode() {
         let expected: [(S3Error.Code, Int, String)] = [
             (.noSuchBucket, 404, "no_such_bucket"), (.noSuchKey, 404, "no_such_key"), (.accessDenied, 403, "access_denied"),

@@ -60,6 +60,10 @@ struct CLI {
         process.currentDirectoryURL = URL(fileURLWithPath: cwd)
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "SWAMP_DATASTORE")
+        // Never the real metadata addresses (169.254.169.254, 169.254.170.2): a test that wants
+        // instance metadata or container credentials points them at a loopback server.
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+        env.removeValue(forKey: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
         process.environment = env.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: out)

@@ -29,8 +29,8 @@ struct S3Team {
     func cli(_ user: String) -> CLI { CLI(repo: "\(root)/\(user)", environment: environment(user)) }
 
     /// Repository A with `models`, set up on the bucket; B a clone of it (same .swamp.yaml and models/).
-    func start(models: [String], scripts: [String: String] = [:]) async throws -> (CLI, CLI) {
-        try await client.createBucket()
+    func start(models: [String], scripts: [String: String] = [:], createBucket: Bool = true) async throws -> (CLI, CLI) {
+        if createBucket { try await client.createBucket() }
         let a = cli("a")
         try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
         try #require(try await a.run(["repo", "init"]).status == 0)

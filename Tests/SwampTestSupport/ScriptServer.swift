@@ -13,10 +13,13 @@ public final class ScriptServer: Sendable {
     public let process: Process
     /// `http://127.0.0.1:PORT`.
     public let endpoint: String
+    /// Everything the script wrote to its info file (`port`, and e.g. the test server's keys).
+    public let info: [String: String]
 
-    private init(process: Process, endpoint: String) {
+    private init(process: Process, endpoint: String, info: [String: String]) {
         self.process = process
         self.endpoint = endpoint
+        self.info = info
     }
 
     public struct StartFailure: Error, CustomStringConvertible {
@@ -38,16 +41,24 @@ public final class ScriptServer: Sendable {
         try process.run()
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if let text = try? String(contentsOfFile: info, encoding: .utf8),
-                let line = text.split(separator: "\n").first(where: { $0.hasPrefix("port=") })
-            {
+            if let text = try? String(contentsOfFile: info, encoding: .utf8), let port = Self.fields(text)["port"] {
                 try? FileManager.default.removeItem(atPath: info)
-                return ScriptServer(process: process, endpoint: "http://127.0.0.1:\(line.dropFirst("port=".count))")
+                return ScriptServer(process: process, endpoint: "http://127.0.0.1:\(port)", info: Self.fields(text))
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         process.terminate()
         throw StartFailure(description: "scripts/\(name) did not start within 30 s")
+    }
+
+    /// `key=value` lines.
+    static func fields(_ text: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            fields[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        return fields
     }
 
     public func pause() { kill(process.processIdentifier, SIGSTOP) }
@@ -94,12 +105,14 @@ public final class FaultProxy: Sendable {
         public var rate: Int?
         public var seconds: Double?
         public var timeout: Double?
+        public var region: String?
 
         public init(
             _ action: String, method: String? = nil, path: String? = nil, nth: Int? = nil, count: Int? = nil, status: Int? = nil,
             code: String? = nil, signal: String? = nil, pid: Int32? = nil, then: String? = nil, when: String? = nil, ms: Int? = nil,
-            rate: Int? = nil, seconds: Double? = nil, timeout: Double? = nil
+            rate: Int? = nil, seconds: Double? = nil, timeout: Double? = nil, region: String? = nil
         ) {
+            self.region = region
             self.action = action
             self.method = method
             self.path = path
@@ -130,6 +143,9 @@ public final class FaultProxy: Sendable {
         public let end: Double
         /// Which client connection carried it (numbered from 1 in the proxy's life).
         public let connection: Int
+        /// The access key id and region of its SigV4 credential scope (`nil` when unsigned).
+        public let key: String?
+        public let region: String?
     }
 
     /// The round trips on the critical path of `requests`: the longest chain in which each

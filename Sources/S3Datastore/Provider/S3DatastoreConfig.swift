@@ -8,9 +8,11 @@ public struct S3DatastoreConfig: Sendable, Equatable {
     public var bucket: String
     /// The key prefix all objects live under. Default: none.
     public var prefix: String = ""
-    /// The signing region. Default: `us-east-1`.
-    public var region: String = "us-east-1"
-    /// A custom endpoint, e.g. `http://127.0.0.1:9000`. Default: AWS.
+    /// The bucket's region. Default: `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile's
+    /// `region`, else the one S3 names when asked in the wrong one (remembered in the cache).
+    public var region: String?
+    /// A custom endpoint, e.g. `http://127.0.0.1:9000`. Default: `AWS_ENDPOINT_URL_S3`,
+    /// `AWS_ENDPOINT_URL` or the profile's `endpoint_url`, else AWS.
     public var endpoint: URL?
     /// Path-style addressing. Default: `false` (virtual-hosted).
     public var forcePathStyle = false

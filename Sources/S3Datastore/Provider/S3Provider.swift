@@ -21,44 +21,70 @@ public struct S3Provider: DatastoreProvider {
     let lockObservations = LockObservations()
 
     public init(settings: S3DatastoreConfig, credentials: S3Credentials, cacheRoot: String, hydration: HydrationStrategy, logger: Logger) {
-        self.init(settings: settings, resolveCredentials: { credentials }, cacheRoot: cacheRoot, hydration: hydration, logger: logger)
+        self.init(settings: settings, credentials: RefreshingCredentials(credentials), cacheRoot: cacheRoot, hydration: hydration, logger: logger)
     }
 
-    /// A provider whose credentials are resolved at the first request.
+    /// A provider whose two clients share `credentials` (fetched at the first request, refreshed
+    /// before they expire) and what they learn of the bucket's region.
+    /// - Parameter region: the bucket region to start from; default: `settings.region`, else
+    ///   what an earlier command learnt and remembered in the cache, else `us-east-1`.
     public init(
-        settings: S3DatastoreConfig, resolveCredentials: @escaping @Sendable () throws -> S3Credentials, cacheRoot: String,
-        hydration: HydrationStrategy, logger: Logger
+        settings: S3DatastoreConfig, credentials: RefreshingCredentials, cacheRoot: String, hydration: HydrationStrategy, logger: Logger,
+        region: String? = nil
     ) {
         self.settings = settings
         remote = RemoteLayout(prefix: settings.prefix)
         self.cacheRoot = cacheRoot
         self.hydration = hydration
         self.logger = logger
+        let memory = RegionMemory(cacheRoot: cacheRoot, bucket: settings.bucket)
+        let start = settings.region ?? region ?? memory.recall() ?? "us-east-1"
+        let configuredRegion = settings.region
+        let bucketRegion = BucketRegion(start) { discovered in
+            if let configuredRegion {
+                logger.warning(
+                    "datastore.config.region is \(configuredRegion) but the bucket is in \(discovered): fix the config to save a round trip per command"
+                )
+            } else {
+                memory.remember(discovered)
+            }
+        }
         let configuration = S3ClientConfiguration(
-            bucket: settings.bucket, region: settings.region, endpoint: settings.endpoint, forcePathStyle: settings.forcePathStyle,
+            bucket: settings.bucket, region: start, endpoint: settings.endpoint, forcePathStyle: settings.forcePathStyle,
             requestTimeout: .milliseconds(settings.requestTimeoutMs), minimumThroughput: settings.minThroughputBytesPerSecond,
             maximumBodyBytes: settings.maxIndexBytes)
-        client = S3Client(configuration: configuration, resolveCredentials: resolveCredentials, logger: logger)
-        syncClient = S3Client(configuration: configuration, resolveCredentials: resolveCredentials, logger: logger)
+        client = S3Client(configuration: configuration, credentials: credentials, region: bucketRegion, logger: logger)
+        syncClient = S3Client(configuration: configuration, credentials: credentials, region: bucketRegion, logger: logger)
     }
 
-    /// Registers `s3` in `registry`.
+    /// Registers `s3` in `registry`: credentials from the AWS credential chain, endpoint and
+    /// region from the config, else the AWS environment and profile (`AWS_ENDPOINT_URL_S3`,
+    /// `AWS_REGION`, the profile's `endpoint_url`, `region` and `s3.addressing_style`).
     public static func register(
         in registry: inout DatastoreTypeRegistry, logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         registry.register("s3") { spec, environment in
-            let settings: S3DatastoreConfig
+            var settings: S3DatastoreConfig
             do {
                 settings = try S3DatastoreConfig.parse(spec.config)
             } catch let error as S3SyncError {
                 throw S3SyncError(.invalidConfig, error.message)
             }
-            // Credentials are needed only by commands that talk to the bucket: resolve them then.
             let variables = environment.variables
-            let cache = cachePath(spec: spec, environment: environment)
+            // An unreadable ~/.aws file is reported when credentials are needed, not here: commands
+            // that make no request must not fail on it.
+            let aws = try? AWSEnvironment(variables: variables)
+            if let aws {
+                settings.endpoint = settings.endpoint ?? aws.endpoint(for: "s3")
+                if aws.profile(aws.profileName)?["s3.addressing_style"] == "path" { settings.forcePathStyle = true }
+            }
+            // Credentials are needed only by commands that talk to the bucket: resolve them then.
+            let credentials = RefreshingCredentials(logger: logger) {
+                try CredentialChain.provider(try AWSEnvironment(variables: variables), logger: logger)
+            }
             return S3Provider(
-                settings: settings, resolveCredentials: { try S3Credentials.resolve(environment: variables) }, cacheRoot: cache,
-                hydration: spec.hydrationStrategy, logger: logger)
+                settings: settings, credentials: credentials, cacheRoot: cachePath(spec: spec, environment: environment),
+                hydration: spec.hydrationStrategy, logger: logger, region: aws?.region)
         }
     }
 
@@ -101,7 +127,7 @@ public struct S3Provider: DatastoreProvider {
     public func resolveDatastorePath(repoDir: String) -> String { cacheRoot }
 
     public var remoteIdentity: String? {
-        "s3://\(settings.endpoint?.absoluteString ?? "aws:\(settings.region)")/\(settings.bucket)/\(remote.prefix)"
+        "s3://\(settings.endpoint?.absoluteString ?? "aws:\(settings.region ?? "us-east-1")")/\(settings.bucket)/\(remote.prefix)"
     }
 
     public func resolveCachePath(repoDir: String) -> String? { cacheRoot }
@@ -121,9 +147,45 @@ public struct S3Verifier: DatastoreVerifier {
             try await client.put(probe, data: Data("ok".utf8))
             try await client.delete(probe)
             return DatastoreHealth(
-                healthy: true, message: "S3 bucket '\(bucket)' is reachable and writable", latencyMs: latency, details: ["bucket": bucket])
+                healthy: true, message: "S3 bucket '\(bucket)' is reachable and writable", latencyMs: latency, details: details())
         } catch {
-            return .failed(error, details: ["bucket": bucket])
+            return .failed(error, details: details())
         }
+    }
+
+    /// The bucket, its region, and where the credentials came from (never the secret): the
+    /// masked key id, and when temporary ones expire.
+    func details() -> [String: String] {
+        var details = ["bucket": bucket, "region": client.bucketRegion.value]
+        if let credentials = client.credentials.current {
+            details["credentials"] = "\(credentials.source), key \(credentials.maskedKeyId)"
+            if let expiration = credentials.expiration { details["credentialsExpire"] = ISO8601DateFormatter().string(from: expiration) }
+        }
+        return details
+    }
+}
+
+/// The bucket region an earlier command learnt from S3, kept in the cache
+/// (`.swamp-sync/bucket-region`) so that later commands sign for it from their first request.
+struct RegionMemory: Sendable {
+    let path: String
+    let bucket: String
+
+    init(cacheRoot: String, bucket: String) {
+        path = "\(cacheRoot)/.swamp-sync/bucket-region"
+        self.bucket = bucket
+    }
+
+    func recall() -> String? {
+        guard let data = try? AtomicFile.readIfPresent(path) else { return nil }
+        let fields = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).map(String.init)
+        guard fields.count == 2, fields[0] == bucket else { return nil }
+        return fields[1]
+    }
+
+    /// Best effort: a cache that cannot be written only costs the next command one more round trip.
+    func remember(_ region: String) {
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? AtomicFile.write(Data("\(bucket) \(region)\n".utf8), to: path)
     }
 }

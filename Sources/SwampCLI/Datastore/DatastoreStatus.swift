@@ -41,6 +41,10 @@ struct DatastoreStatus: SwampCommand {
         output.line("datastore: \(workspace.spec.type) at \(workspace.layout.root) (from \(workspace.source.rawValue))")
         let latency = health.latencyMs.map { String(format: " (%.1f ms)", $0) } ?? ""
         output.line("health:    \(health.healthy ? "ok" : "UNHEALTHY") — \(health.message)\(latency)")
+        if let credentials = health.details["credentials"] {
+            let expiry = health.details["credentialsExpire"].map { ", expire \($0)" } ?? ""
+            output.line("credentials: \(credentials)\(expiry)")
+        }
         output.line("catalog:   \(counts.models) model(s), \(counts.items) item(s), \(counts.versions) version(s)")
         output.line("locks:     \(locks.isEmpty ? "none held" : "\(locks.count) held (see 'swamp datastore lock status')")")
         if !workspace.sync.isRemote { output.line("sync:      local datastore, nothing to sync") }

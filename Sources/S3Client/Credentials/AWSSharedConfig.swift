@@ -1,0 +1,143 @@
+import Foundation
+
+/// The environment and shared files the AWS CLI reads: `AWS_*` variables, `~/.aws/config`
+/// (`AWS_CONFIG_FILE`) and `~/.aws/credentials` (`AWS_SHARED_CREDENTIALS_FILE`).
+///
+/// Missing files are empty; a file that exists but cannot be read is an error naming it.
+public struct AWSEnvironment: Sendable {
+    public let variables: [String: String]
+    public let configFile: String
+    public let credentialsFile: String
+    /// Profiles by name: the config file's `[default]` and `[profile x]`, merged with the
+    /// credentials file's `[x]` (whose values win, as in the AWS CLI).
+    let profiles: [String: [String: String]]
+    /// The config file's `[sso-session x]` sections.
+    let ssoSessions: [String: [String: String]]
+    /// The config file's `[services x]` sections.
+    let services: [String: [String: String]]
+
+    public init(variables: [String: String]) throws {
+        self.variables = variables
+        let home = variables["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        configFile = Self.expand(variables["AWS_CONFIG_FILE"], home: home) ?? "\(home)/.aws/config"
+        credentialsFile = Self.expand(variables["AWS_SHARED_CREDENTIALS_FILE"], home: home) ?? "\(home)/.aws/credentials"
+        var profiles: [String: [String: String]] = [:]
+        var ssoSessions: [String: [String: String]] = [:]
+        var services: [String: [String: String]] = [:]
+        for (name, values) in try Self.read(configFile) {
+            if name == "default" {
+                profiles["default", default: [:]].merge(values) { _, new in new }
+            } else if let profile = Self.suffix(of: name, after: "profile") {
+                profiles[profile, default: [:]].merge(values) { _, new in new }
+            } else if let session = Self.suffix(of: name, after: "sso-session") {
+                ssoSessions[session] = values
+            } else if let service = Self.suffix(of: name, after: "services") {
+                services[service] = values
+            }
+        }
+        for (name, values) in try Self.read(credentialsFile) {
+            profiles[name, default: [:]].merge(values) { _, new in new }
+        }
+        self.profiles = profiles
+        self.ssoSessions = ssoSessions
+        self.services = services
+    }
+
+    /// A variable's value, `nil` when unset or empty.
+    public func value(_ name: String) -> String? {
+        variables[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Whether a boolean variable is set to `true` (any case).
+    func flag(_ name: String) -> Bool { value(name)?.lowercased() == "true" }
+
+    /// `AWS_PROFILE`, else `AWS_DEFAULT_PROFILE`, else `default`.
+    public var profileName: String { value("AWS_PROFILE") ?? value("AWS_DEFAULT_PROFILE") ?? "default" }
+
+    /// Whether the profile was named by the user (a named profile that does not exist is an error;
+    /// a missing `default` is not).
+    var profileNamed: Bool { value("AWS_PROFILE") != nil || value("AWS_DEFAULT_PROFILE") != nil }
+
+    /// The settings of profile `name`, `nil` when neither file has it.
+    public func profile(_ name: String) -> [String: String]? { profiles[name] }
+
+    /// Every profile name, sorted (for messages).
+    var profileNames: [String] { profiles.keys.sorted() }
+
+    /// The region the CLI would use: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's `region`.
+    public var region: String? {
+        value("AWS_REGION") ?? value("AWS_DEFAULT_REGION") ?? profile(profileName)?["region"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The endpoint configured for `service` (`s3`, `sts`, `sso`): `AWS_ENDPOINT_URL_{SERVICE}`,
+    /// `AWS_ENDPOINT_URL`, then the profile's `services` section and `endpoint_url` — none when
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true.
+    public func endpoint(for service: String) -> URL? {
+        if flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") { return nil }
+        let profile = profile(profileName)
+        if profile?["ignore_configured_endpoint_urls"]?.lowercased() == "true" { return nil }
+        let candidates = [
+            value("AWS_ENDPOINT_URL_\(service.uppercased())"), value("AWS_ENDPOINT_URL"),
+            profile?["services"].flatMap { services[$0]?["\(service).endpoint_url"] }, profile?["endpoint_url"],
+        ]
+        for case let text? in candidates where !text.isEmpty {
+            if let url = URL(string: text), url.scheme != nil, url.host != nil { return url }
+        }
+        return nil
+    }
+
+    // MARK: Files
+
+    static func expand(_ path: String?, home: String) -> String? {
+        guard let path, !path.isEmpty else { return nil }
+        if path == "~" { return home }
+        if path.hasPrefix("~/") { return home + path.dropFirst() }
+        return path
+    }
+
+    static func suffix(of name: String, after word: String) -> String? {
+        guard name.hasPrefix(word + " ") || name.hasPrefix(word + "\t") else { return nil }
+        let rest = name.dropFirst(word.count).trimmingCharacters(in: .whitespaces)
+        return rest.isEmpty ? nil : rest
+    }
+
+    /// A file's sections; a missing file has none.
+    static func read(_ path: String) throws -> [String: [String: String]] {
+        guard FileManager.default.fileExists(atPath: path) else { return [:] }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw CredentialError(source: path, message: "cannot read \(path)", remedy: "check the file's permissions and that it is UTF-8 text")
+        }
+        return parseINI(text)
+    }
+
+    /// The AWS CLI's INI dialect: `[section]`, `key = value`, `#`/`;` comment lines, and nested
+    /// settings — a key with an empty value followed by indented `key = value` lines — read as
+    /// `parent.key` (e.g. `s3.addressing_style`).
+    static func parseINI(_ text: String) -> [String: [String: String]] {
+        var sections: [String: [String: String]] = [:]
+        var current: String?
+        var parent: String?
+        for rawLine in text.split(whereSeparator: \.isNewline) {
+            let indented = rawLine.first == " " || rawLine.first == "\t"
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("["), line.hasSuffix("]") {
+                let name = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                current = name
+                parent = nil
+                sections[name, default: [:]] = sections[name, default: [:]]
+                continue
+            }
+            guard let current, let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else { continue }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if indented, let parent {
+                sections[current, default: [:]]["\(parent).\(key)"] = value
+            } else {
+                sections[current, default: [:]][key] = value
+                parent = value.isEmpty ? key : nil
+            }
+        }
+        return sections
+    }
+}

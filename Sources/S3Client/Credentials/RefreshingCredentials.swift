@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Credentials fetched once and kept — fetched again shortly before temporary ones expire,
+/// by one fetch that every concurrent request waits for.
+///
+/// A refresh starts when less than ``margin(lifetime:)`` remains. If it fails while the old
+/// credentials are still valid, they go on being used (a warning is logged) and the next request
+/// tries again; once they have expired, the failure is the request's.
+public final class RefreshingCredentials: Sendable {
+    private let resolve: @Sendable () async throws -> any CredentialProvider
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    private struct State {
+        var provider: (any CredentialProvider)?
+        var current: S3Credentials?
+        var fetchedAt: Date?
+        var inFlight: Task<S3Credentials, any Error>?
+        var refreshes = 0
+    }
+    private let state = Mutex(State())
+
+    /// - Parameter resolve: chooses the provider (at the first request, so commands that make
+    ///   none never need credentials).
+    public init(
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, resolve: @escaping @Sendable () async throws -> any CredentialProvider
+    ) {
+        self.resolve = resolve
+        self.logger = logger
+        self.now = now
+    }
+
+    public convenience init(_ credentials: S3Credentials) {
+        self.init(logger: Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() })) { StaticCredentials(credentials) }
+    }
+
+    /// How many times credentials were fetched again after the first (for tests and reports).
+    public var refreshCount: Int { state.withLock { $0.refreshes } }
+
+    /// How long before expiry a refresh starts: 5 minutes, or half the credentials' lifetime
+    /// when that is shorter (credentials issued for 10 s are refreshed after 5).
+    static func margin(lifetime: TimeInterval) -> TimeInterval { min(300, max(0, lifetime) / 2) }
+
+    /// Credentials valid now.
+    public func get() async throws -> S3Credentials {
+        let time = now()
+        enum Step {
+            case use(S3Credentials)
+            case wait(Task<S3Credentials, any Error>, fallback: S3Credentials?)
+        }
+        let step: Step = state.withLock { state in
+            if let current = state.current {
+                guard let expiration = current.expiration else { return .use(current) }
+                let lifetime = expiration.timeIntervalSince(state.fetchedAt ?? time)
+                if expiration.timeIntervalSince(time) > Self.margin(lifetime: lifetime) { return .use(current) }
+            }
+            let fallback = state.current.flatMap { ($0.expiration ?? .distantFuture) > time ? $0 : nil }
+            if let task = state.inFlight { return .wait(task, fallback: fallback) }
+            let refreshing = state.current != nil
+            let task = Task { try await self.fetch(refreshing: refreshing) }
+            state.inFlight = task
+            return .wait(task, fallback: fallback)
+        }
+        switch step {
+        case .use(let credentials):
+            return credentials
+        case .wait(let task, let fallback):
+            do {
+                return try await task.value
+            } catch {
+                guard let fallback else { throw error }
+                logger.warning(
+                    "could not refresh credentials; using the current ones until they expire",
+                    metadata: ["source": "\(fallback.source)", "error": "\(error)"])
+                return fallback
+            }
+        }
+    }
+
+    /// The credentials in use, once fetched.
+    public var current: S3Credentials? { state.withLock { $0.current } }
+
+    /// Where the credentials in use came from, once fetched.
+    public var currentSource: String? { current?.source }
+
+    private func fetch(refreshing: Bool) async throws -> S3Credentials {
+        defer { state.withLock { $0.inFlight = nil } }
+        let provider: any CredentialProvider
+        if let chosen = state.withLock({ $0.provider }) {
+            provider = chosen
+        } else {
+            provider = try await resolve()
+            state.withLock { $0.provider = provider }
+        }
+        if refreshing {
+            logger.info("refreshing credentials", metadata: ["source": "\(provider.source)"])
+        }
+        let credentials = try await provider.fetch()
+        let fetchedAt = now()
+        state.withLock { state in
+            state.current = credentials
+            state.fetchedAt = fetchedAt
+            if refreshing { state.refreshes += 1 }
+        }
+        logger.debug(
+            "credentials ready",
+            metadata: [
+                "source": "\(credentials.source)", "key": "\(credentials.maskedKeyId)",
+                "expires": "\(credentials.expiration.map { ISO8601DateFormatter().string(from: $0) } ?? "never")",
+            ])
+        return credentials
+    }
+}

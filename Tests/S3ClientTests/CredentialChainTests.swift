@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+
+@testable import S3Client
+
+/// Which source the chain picks, mirroring the AWS CLI's documented order (no request is sent:
+/// choosing reads variables and files only).
+@Suite struct CredentialChainTests {
+    let home = FileManager.default.temporaryDirectory.appendingPathComponent("chain-\(UUID().uuidString)").path
+
+    init() throws {
+        try FileManager.default.createDirectory(atPath: "\(home)/.aws", withIntermediateDirectories: true)
+        try """
+        [default]
+        aws_access_key_id = AKIACREDFILE
+        aws_secret_access_key = s1
+        [both]
+        aws_access_key_id = AKIABOTH
+        aws_secret_access_key = s2
+        """.write(toFile: "\(home)/.aws/credentials", atomically: true, encoding: .utf8)
+        try """
+        [profile role]
+        role_arn = arn:aws:iam::123456789012:role/r
+        source_profile = default
+        [profile both]
+        credential_process = /bin/echo {}
+        [profile process]
+        credential_process = /bin/echo {}
+        aws_access_key_id = AKIACONFIGFILE
+        aws_secret_access_key = s3
+        [profile configkeys]
+        aws_access_key_id = AKIACONFIGFILE
+        aws_secret_access_key = s3
+        [profile loop]
+        role_arn = arn:aws:iam::123456789012:role/r
+        source_profile = loop2
+        [profile loop2]
+        role_arn = arn:aws:iam::123456789012:role/r
+        source_profile = loop
+        [profile sso]
+        sso_start_url = https://x.awsapps.com/start
+        sso_region = us-east-1
+        sso_account_id = 1
+        sso_role_name = R
+        [profile webid]
+        role_arn = arn:aws:iam::123456789012:role/w
+        web_identity_token_file = /tmp/token
+        [profile mfa]
+        role_arn = arn:aws:iam::123456789012:role/r
+        source_profile = default
+        mfa_serial = arn:aws:iam::123456789012:mfa/me
+        [profile nested]
+        region = eu-central-1
+        s3 =
+          addressing_style = path
+        """.write(toFile: "\(home)/.aws/config", atomically: true, encoding: .utf8)
+    }
+
+    func source(_ variables: [String: String]) throws -> String {
+        var variables = variables
+        variables["HOME"] = home
+        variables["AWS_EC2_METADATA_DISABLED"] = variables["AWS_EC2_METADATA_DISABLED"] ?? "true"
+        return try CredentialChain.provider(try AWSEnvironment(variables: variables)).source
+    }
+
+    func failure(_ variables: [String: String]) -> String {
+        do {
+            return "chose \(try source(variables))"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func environmentKeysComeFirst() throws {
+        #expect(try source(["AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "x", "AWS_PROFILE": "role"]) == "environment")
+        #expect(failure(["AWS_SECRET_ACCESS_KEY": "x"]).contains("AWS_ACCESS_KEY_ID is not"))
+    }
+
+    @Test func aRoleProfileComesBeforeWebIdentityFromTheEnvironment() throws {
+        let web = ["AWS_WEB_IDENTITY_TOKEN_FILE": "/tmp/t", "AWS_ROLE_ARN": "arn:aws:iam::1:role/x"]
+        #expect(try source(web.merging(["AWS_PROFILE": "role"]) { $1 }).hasPrefix("profile role (assume role"))
+        #expect(try source(web) == "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)", "web identity beats the default profile's keys")
+        #expect(try source(["AWS_PROFILE": "webid"]) == "web identity (profile webid)")
+        #expect(failure(["AWS_WEB_IDENTITY_TOKEN_FILE": "/tmp/t"]).contains("no role"))
+    }
+
+    @Test func withinAProfileCredentialsFileKeysThenProcessThenConfigFileKeys() throws {
+        #expect(try source([:]) == "profile default")
+        #expect(try source(["AWS_PROFILE": "both"]) == "profile both", "keys in ~/.aws/credentials beat credential_process")
+        #expect(try source(["AWS_PROFILE": "process"]) == "profile process (credential_process)", "credential_process beats config-file keys")
+        #expect(try source(["AWS_PROFILE": "configkeys"]) == "profile configkeys")
+        #expect(try source(["AWS_PROFILE": "sso"]).hasPrefix("profile sso (SSO"))
+        #expect(try source(["AWS_DEFAULT_PROFILE": "both"]) == "profile both", "AWS_DEFAULT_PROFILE when AWS_PROFILE is unset")
+    }
+
+    @Test func containerThenInstanceMetadataLast() throws {
+        let noProfile = ["AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"]
+        let container = noProfile.merging(["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/creds"]) { $1 }
+        #expect(try source(container).hasPrefix("container credentials (http://127.0.0.1:9/creds)"))
+        #expect(try source(["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/creds"]) == "profile default", "a profile comes first")
+        let imds = noProfile.merging(["AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9/"]) { $1 }
+        #expect(try source(imds) == "EC2 instance metadata (http://127.0.0.1:9)")
+        let none = failure(noProfile)
+        #expect(none.contains("no credentials found") && none.contains("AWS_EC2_METADATA_DISABLED=true") && none.contains("container"), "\(none)")
+    }
+
+    @Test func profileErrorsNameTheProfile() throws {
+        #expect(failure(["AWS_PROFILE": "nope"]).contains("the profile 'nope' is in neither"))
+        #expect(failure(["AWS_PROFILE": "loop"]).contains("cycle"))
+        #expect(failure(["AWS_PROFILE": "mfa"]).contains("MFA"))
+        #expect(
+            failure([
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://10.0.0.1/x", "AWS_CONFIG_FILE": "/nonexistent",
+                "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+            ]).contains("not loopback"))
+    }
+
+    @Test func endpointsAndRegionLikeTheCLI() throws {
+        let environment = try AWSEnvironment(variables: [
+            "HOME": home, "AWS_PROFILE": "nested", "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:2",
+        ])
+        #expect(environment.endpoint(for: "s3")?.absoluteString == "http://127.0.0.1:1")
+        #expect(environment.endpoint(for: "sts")?.absoluteString == "http://127.0.0.1:2")
+        #expect(environment.region == "eu-central-1")
+        #expect(environment.profile("nested")?["s3.addressing_style"] == "path")
+        let ignored = try AWSEnvironment(variables: [
+            "HOME": home, "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
+        ])
+        #expect(ignored.endpoint(for: "s3") == nil)
+        #expect(try AWSEnvironment(variables: ["HOME": home, "AWS_REGION": "sa-east-1", "AWS_DEFAULT_REGION": "us-west-2"]).region == "sa-east-1")
+    }
+
+    @Test func processCommandsSplitLikeShlex() throws {
+        #expect(try ProcessCredentials.split(#"/bin/tool --a "b c" 'd "e"' f\ g"#, source: "t") == ["/bin/tool", "--a", "b c", #"d "e""#, "f g"])
+        #expect(throws: CredentialError.self) { try ProcessCredentials.split(#"tool "open"#, source: "t") }
+    }
+
+    @Test func temporaryCredentialsAreRefreshedOnceBeforeTheyExpire() async throws {
+        final class Issuer: CredentialProvider, @unchecked Sendable {
+            let lock = NSLock()
+            var calls = 0
+            let now: @Sendable () -> Date
+            init(now: @escaping @Sendable () -> Date) { self.now = now }
+            var source: String { "test issuer" }
+            func fetch() async throws -> S3Credentials {
+                let call = lock.withLock {
+                    calls += 1
+                    return calls
+                }
+                try await Task.sleep(for: .milliseconds(50))
+                return S3Credentials(accessKeyId: "ASIA\(call)", secretAccessKey: "s", expiration: now().addingTimeInterval(10), source: source)
+            }
+        }
+        let time = TimeBox(Date(timeIntervalSince1970: 1_000_000))
+        let issuer = Issuer(now: { time.value })
+        let credentials = RefreshingCredentials(logger: .init(label: "t"), now: { time.value }, resolve: { issuer })
+        #expect(try await credentials.get().accessKeyId == "ASIA1")
+        time.value += 4  // 6 s left of 10: more than half the lifetime
+        #expect(try await credentials.get().accessKeyId == "ASIA1")
+        time.value += 2  // 4 s left: refresh, once, however many requests ask at the same time
+        let keys = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<20 { group.addTask { try await credentials.get().accessKeyId } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(keys == ["ASIA2"])
+        #expect(issuer.lock.withLock { issuer.calls } == 2 && credentials.refreshCount == 1)
+    }
+}
+
+/// A mutable date for a test clock.
+final class TimeBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Date
+    init(_ value: Date) { stored = value }
+    var value: Date {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
