@@ -18,6 +18,9 @@ public final class S3Client: Sendable {
     public let bucketRegion: BucketRegion
     private let http: HTTPClient
     private let logger: Logger
+    /// The logger handed to AsyncHTTPClient: at most `debug`, because its `trace` level prints
+    /// every body it reads (object contents, and credentials in STS answers).
+    private let httpLogger: Logger
     private let now: @Sendable () -> Date
 
     /// A raw response: status, lower-cased headers, body.
@@ -100,6 +103,9 @@ public final class S3Client: Sendable {
         self.accounting = accounting
         self.http = httpClient
         self.logger = logger
+        var httpLogger = logger
+        httpLogger.logLevel = max(logger.logLevel, .debug)
+        self.httpLogger = httpLogger
         self.now = now
     }
 
@@ -201,6 +207,7 @@ public final class S3Client: Sendable {
         // (a reset after a 503 is a server that is there).
         var reached = false
         var redirected = false
+        var renewed = false
         while true {
             do {
                 let region = bucketRegion.value
@@ -219,6 +226,13 @@ public final class S3Client: Sendable {
                     continue
                 }
                 let error = Self.error(for: response, operation: operation)
+                // Temporary credentials the server calls expired (its clock ahead of ours): fetch
+                // new ones and send again, once.
+                if !renewed, error.code.rawValue == "ExpiredToken", let used = credentials.current, credentials.expire(used) {
+                    logger.info("the server says the credentials expired; fetching new ones", metadata: ["source": "\(used.source)"])
+                    renewed = true
+                    continue
+                }
                 if error.isAuthenticationFailure, let source = credentials.currentSource {
                     throw S3Error(error.code, status: error.status, message: "\(error.message) (credentials from \(source))", operation: operation)
                 }
@@ -305,7 +319,7 @@ public final class S3Client: Sendable {
 
         let deadline = NIODeadline.now() + .nanoseconds(Int64(time.components.seconds) * 1_000_000_000 + time.components.attoseconds / 1_000_000_000)
         do {
-            let response = try await http.execute(request, deadline: deadline, logger: logger)
+            let response = try await http.execute(request, deadline: deadline, logger: httpLogger)
             if let sink, (200..<300).contains(Int(response.status.code)) {
                 return try await stream(response, into: sink, method: method, sent: body.count, maxBytes: maxBytes, operation: operation)
             }

@@ -85,9 +85,15 @@ import Testing
 
         func expectNoSecret(_ result: CLI.Result, sourceLocation: SourceLocation = #_sourceLocation) throws {
             let printed = result.text + result.stderr
+            if ProcessInfo.processInfo.environment["SWAMP_TEST_DUMP_TRACE"] != nil { print("TRACE>>>\n\(printed)\n<<<TRACE") }
             for secret in secrets where !secret.isEmpty {
                 #expect(!printed.contains(secret), "a secret was printed", sourceLocation: sourceLocation)
+                let hex = secret.utf8.map { String(format: "%02x", $0) }.joined()
+                #expect(!printed.lowercased().contains(hex), "a secret was printed in hex", sourceLocation: sourceLocation)
             }
+            // AsyncHTTPClient prints response bodies at trace level: never let it (STS answers hold credentials).
+            #expect(!printed.contains("ahc-http-part=body"), "a response body was logged", sourceLocation: sourceLocation)
+            #expect(!printed.contains("Signature="), "a signature was logged", sourceLocation: sourceLocation)
         }
 
         /// The S3 requests (not STS: those go to `/` by POST) the proxy saw, by access key.
@@ -148,6 +154,39 @@ import Testing
         #expect(!keys.isEmpty && keys.allSatisfy { $0.hasPrefix("ASIA") }, "S3 sees only the role's keys: \(keys)")
         let text = try await Self.status(cli, world: world)
         #expect(text.contains("profile deploy") && text.contains("assumed-role/swamp-role/deployer"), "\(text)")
+
+        // STS refuses the role (as AWS does when the trust policy does not name the source): the
+        // error names the profile, the role and the likely cause.
+        try await world.proxy.set([.init("error", method: "POST", path: "^/$", count: -1, status: 403, code: "AccessDenied")])
+        let refused = try await cli.run(["datastore", "sync"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("profile deploy") && refused.stderr.contains(world.roleArn), "\(refused.stderr)")
+        #expect(refused.stderr.contains("trust policy"), "\(refused.stderr)")
+        try world.expectNoSecret(refused)
+    }
+
+    @Test func anExpiredTokenAnswerFetchesNewCredentialsOnce() async throws {
+        let world = try await World.start()
+        defer { world.stop() }
+        let counter = "\(world.root)/calls"
+        let script = "\(world.root)/issue.sh"
+        try """
+        #!/bin/sh
+        echo x >> "\(counter)"
+        printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s", "Expiration": "%s"}' \\
+          "\(world.key)" "\(world.secret)" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+        try world.write("[profile temp]\ncredential_process = \(script)\n", to: "config")
+        let cli = try await world.repository("et", environment: ["AWS_PROFILE": "temp"])
+        try FileManager.default.removeItem(atPath: counter)
+        // The server's clock is ahead: it calls the credentials expired, once.
+        try await world.proxy.set([.init("error", method: "GET", nth: 1, count: 1, status: 400, code: "ExpiredToken")])
+        let sync = try await cli.run(["datastore", "sync"], environment: ["SWAMP_LOG_LEVEL": "info"])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(sync.stderr.contains("the server says the credentials expired"), "\(sync.stderr)")
+        let calls = try String(contentsOfFile: counter, encoding: .utf8).split(separator: "\n").count
+        #expect(calls == 2, "fetched, then fetched again after the ExpiredToken answer: \(calls)")
     }
 
     @Test func credentialProcessSuppliesKeys() async throws {

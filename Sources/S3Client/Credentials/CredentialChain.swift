@@ -24,7 +24,7 @@ public enum CredentialChain {
         _ environment: AWSEnvironment, httpClient: HTTPClient = S3Client.sharedHTTPClient,
         logger: Logger = Logger(label: "swamp.s3", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws -> any CredentialProvider {
-        let http = CredentialHTTP(client: httpClient, logger: logger)
+        let http = CredentialHTTP(client: httpClient)
         let sts = STS(environment: environment, http: http)
         var tried: [String] = []
 

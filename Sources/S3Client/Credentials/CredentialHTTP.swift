@@ -5,10 +5,11 @@ import NIOCore
 import NIOHTTP1
 
 /// The small HTTP exchanges of credential sources (STS, SSO, container and instance metadata):
-/// one attempt each, answered in full within a time limit. Nothing here logs a header or a body.
+/// one attempt each, answered in full within a time limit. Nothing here logs a header or a
+/// body, and AsyncHTTPClient gets no logger (at `trace` it prints every body: credentials).
 struct CredentialHTTP: Sendable {
     let client: HTTPClient
-    let logger: Logger
+    let logger = Logger(label: "swamp.credentials", factory: { _ in SwiftLogNoOpLogHandler() })
 
     struct Answer: Sendable {
         let status: Int

@@ -58,7 +58,7 @@ public final class RefreshingCredentials: Sendable {
             }
             let fallback = state.current.flatMap { ($0.expiration ?? .distantFuture) > time ? $0 : nil }
             if let task = state.inFlight { return .wait(task, fallback: fallback) }
-            let refreshing = state.current != nil
+            let refreshing = state.current != nil || state.provider != nil
             let task = Task { try await self.fetch(refreshing: refreshing) }
             state.inFlight = task
             return .wait(task, fallback: fallback)
@@ -81,6 +81,17 @@ public final class RefreshingCredentials: Sendable {
 
     /// The credentials in use, once fetched.
     public var current: S3Credentials? { state.withLock { $0.current } }
+
+    /// Forgets `used` (if still current) so that the next request fetches anew: the server said
+    /// they expired (`ExpiredToken`) before this clock did. Returns whether they were temporary
+    /// (fetching again can help only then).
+    public func expire(_ used: S3Credentials) -> Bool {
+        state.withLock { state in
+            guard used.expiration != nil else { return false }
+            if state.current == used { state.current = nil }
+            return true
+        }
+    }
 
     /// Where the credentials in use came from, once fetched.
     public var currentSource: String? { current?.source }

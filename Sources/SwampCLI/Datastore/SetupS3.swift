@@ -14,10 +14,16 @@ struct SetupS3: SwampCommand {
             Config fields: bucket (required), prefix, region, endpoint, forcePathStyle, pullConcurrency, \
             pushConcurrency (requests in flight, default 32 each, at most 64), requestTimeoutMs (one request, its body included; default \
             30000), minThroughputBytesPerSecond (large transfers get size/this more; default 262144), \
-            maxIndexBytes (the largest index read from the bucket; default 67108864). Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY \
-            (/AWS_SESSION_TOKEN) or AWS_PROFILE with ~/.aws/credentials.
+            maxIndexBytes (the largest index read from the bucket; default 67108864). Without region or endpoint, \
+            AWS_REGION, AWS_ENDPOINT_URL_S3 and the profile's settings apply, else the bucket's own region is learnt from S3.
 
-            Example: swamp datastore setup s3 --config '{"bucket":"team-data","prefix":"infra","region":"eu-west-1"}'
+            Credentials come from the AWS CLI's chain, in its order: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; \
+            the profile (AWS_PROFILE, else default) with role_arn + source_profile or credential_source; web \
+            identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN); the profile's SSO login, keys or credential_process; \
+            container credentials; EC2 instance metadata (off with AWS_EC2_METADATA_DISABLED=true). \
+            'swamp datastore status' shows which source is in use.
+
+            Example: AWS_PROFILE=team swamp datastore setup s3 --config '{"bucket":"team-data","prefix":"infra","region":"eu-west-1"}'
             """)
 
     @OptionGroup var global: GlobalOptions
