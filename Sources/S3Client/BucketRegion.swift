@@ -32,8 +32,12 @@ public final class BucketRegion: Sendable {
         return region
     }
 
-    /// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: lower-case letters, digits and dashes only.
-    static func plausible(_ region: String) -> Bool {
-        region.count <= 32 && region.allSatisfy { ($0.isLetter && $0.isLowercase && $0.isASCII) || $0.isNumber || $0 == "-" }
+    /// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: ASCII lower-case letters, digits and dashes
+    /// only — nothing that could change the host name it is put in.
+    public static func plausible(_ region: String) -> Bool {
+        !region.isEmpty && region.count <= 32 && region.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 45 }
     }
+
+    /// The DNS suffix of the AWS partition a region is in (`amazonaws.com.cn` for China).
+    public static func dnsSuffix(_ region: String) -> String { region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com" }
 }

@@ -211,9 +211,13 @@ public final class S3Client: Sendable {
         while true {
             do {
                 let region = bucketRegion.value
+                // Fetched before the attempt's clock starts: a slow credential source (STS, a
+                // process) is not a slow server.
+                let signer = try await credentials.get()
                 let response = try await sendOnce(
                     method, key: key, query: query, headers: extra, body: body, operation: operation,
-                    maxBytes: maxBytes ?? configuration.maximumBodyBytes, within: limit ?? configuration.requestTimeout, sink: sink, region: region)
+                    maxBytes: maxBytes ?? configuration.maximumBodyBytes, within: limit ?? configuration.requestTimeout, sink: sink, region: region,
+                    credentials: signer)
                 if accept.contains(response.status) { return response }
                 // A bucket in another region says which: sign for it and send again, once.
                 if !redirected,
@@ -228,13 +232,14 @@ public final class S3Client: Sendable {
                 let error = Self.error(for: response, operation: operation)
                 // Temporary credentials the server calls expired (its clock ahead of ours): fetch
                 // new ones and send again, once.
-                if !renewed, error.code.rawValue == "ExpiredToken", let used = credentials.current, credentials.expire(used) {
-                    logger.info("the server says the credentials expired; fetching new ones", metadata: ["source": "\(used.source)"])
+                if !renewed, error.code.rawValue == "ExpiredToken", credentials.expire(signer) {
+                    logger.info("the server says the credentials expired; fetching new ones", metadata: ["source": "\(signer.source)"])
                     renewed = true
                     continue
                 }
-                if error.isAuthenticationFailure, let source = credentials.currentSource {
-                    throw S3Error(error.code, status: error.status, message: "\(error.message) (credentials from \(source))", operation: operation)
+                if error.isAuthenticationFailure {
+                    throw S3Error(
+                        error.code, status: error.status, message: "\(error.message) (credentials from \(signer.source))", operation: operation)
                 }
                 throw error
             } catch let error as S3Error where error.isRetryable && error.code != .timeout {
@@ -268,14 +273,14 @@ public final class S3Client: Sendable {
     /// trickled byte by byte is given up at the limit, not read forever).
     private func sendOnce(
         _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: RequestBody, operation: String,
-        maxBytes: Int, within time: Duration, sink: FileSink?, region: String
+        maxBytes: Int, within time: Duration, sink: FileSink?, region: String, credentials: S3Credentials
     ) async throws -> Response {
         sink?.begin()
         return try await withThrowingTaskGroup(of: Response?.self) { group in
             group.addTask {
                 try await self.exchange(
                     method, key: key, query: query, headers: extra, body: body, operation: operation, maxBytes: maxBytes, within: time,
-                    sink: sink, region: region)
+                    sink: sink, region: region, credentials: credentials)
             }
             group.addTask {
                 try await Task.sleep(for: time)
@@ -292,14 +297,13 @@ public final class S3Client: Sendable {
 
     private func exchange(
         _ method: String, key: String, query: [(String, String)], headers extra: [(String, String)], body: RequestBody, operation: String,
-        maxBytes: Int, within time: Duration, sink: FileSink?, region: String
+        maxBytes: Int, within time: Duration, sink: FileSink?, region: String, credentials: S3Credentials
     ) async throws -> Response {
         let address = configuration.address(key: key, region: region)
         let payload = body.payload
         var signedHeaders: [(String, String)] = [
             ("host", address.host), ("x-amz-date", SigV4Signer.amzDate(now())), ("x-amz-content-sha256", payload.headerValue),
         ]
-        let credentials = try await self.credentials.get()
         if let token = credentials.sessionToken { signedHeaders.append(("x-amz-security-token", token)) }
         signedHeaders += extra
         let signer = SigV4Signer(accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, region: region)

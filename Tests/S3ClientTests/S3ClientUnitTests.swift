@@ -17,6 +17,27 @@ import Testing
         #expect(virtual.base == "https://team-bucket.s3.eu-west-1.amazonaws.com")
         #expect(virtual.path == "/k")
         #expect(virtual.host == "team-bucket.s3.eu-west-1.amazonaws.com")
+        #expect(configuration.address(key: "k", region: "ap-south-1").host == "team-bucket.s3.ap-south-1.amazonaws.com", "a learnt region")
+        // An endpoint that cannot have bucket subdomains is addressed by path without being told.
+        for endpoint in ["http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"] {
+            configuration.endpoint = URL(string: endpoint)
+            #expect(configuration.usesPathStyle && configuration.address(key: "k").path == "/team-bucket/k", "\(endpoint)")
+        }
+        configuration.endpoint = URL(string: "https://minio.example.com")
+        #expect(!configuration.usesPathStyle && configuration.address(key: "k").host == "team-bucket.minio.example.com")
+    }
+
+    @Test func aWrongRegionAnswerIsAdoptedOnceAndOnlyWhenPlausible() {
+        let learnt = RegionLog()
+        let region = BucketRegion("us-east-1") { learnt.append($0) }
+        #expect(region.correction(status: 301, headers: ["x-amz-bucket-region": "eu-west-1"], body: Data(), signedFor: "us-east-1") == "eu-west-1")
+        #expect(region.value == "eu-west-1")
+        let malformed = Data("<Error><Code>AuthorizationHeaderMalformed</Code><Region>ap-south-1</Region></Error>".utf8)
+        #expect(region.correction(status: 400, headers: [:], body: malformed, signedFor: "eu-west-1") == "ap-south-1")
+        #expect(region.correction(status: 400, headers: [:], body: malformed, signedFor: "ap-south-1") == nil, "already signed for it")
+        #expect(region.correction(status: 403, headers: ["x-amz-bucket-region": "sa-east-1"], body: Data(), signedFor: "ap-south-1") == nil)
+        #expect(region.correction(status: 301, headers: ["x-amz-bucket-region": "evil.com/x"], body: Data(), signedFor: "ap-south-1") == nil)
+        #expect(region.value == "ap-south-1" && learnt.all == ["eu-west-1", "ap-south-1"])
     }
 
     @Test func retryDelaysGrowAndAreCapped() {
@@ -121,4 +142,12 @@ import Testing
             #expect(S3Error(code, status: 0, message: "m", operation: "GET k").hint != nil, "\(code) has no hint")
         }
     }
+}
+
+/// Regions reported by a ``BucketRegion``, in order.
+final class RegionLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    func append(_ region: String) { lock.withLock { stored.append(region) } }
+    var all: [String] { lock.withLock { stored } }
 }

@@ -63,7 +63,12 @@ struct CLI {
         // Never the real metadata addresses (169.254.169.254, 169.254.170.2): a test that wants
         // instance metadata or container credentials points them at a loopback server.
         env["AWS_EC2_METADATA_DISABLED"] = "true"
-        env.removeValue(forKey: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        for name in [
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        ] {
+            env.removeValue(forKey: name)
+        }
         process.environment = env.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: out)

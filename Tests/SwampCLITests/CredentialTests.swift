@@ -13,7 +13,8 @@ import Testing
 /// credentials and the SSO portal on loopback. Every `swamp` here logs at trace level, and no
 /// secret may appear in what it prints. Instance metadata stays disabled (the harness sets
 /// `AWS_EC2_METADATA_DISABLED`) except where a test points it at its own loopback server.
-@Suite(.serialized) struct CredentialTests {
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["SWAMP_TEST_S3_ENDPOINT"] != nil, "needs the S3 test server (scripts/test.sh)"))
+struct CredentialTests {
     /// The authenticating S3 server, the proxy in front of it, and a home with `~/.aws`.
     struct World {
         let server: ScriptServer
@@ -128,6 +129,11 @@ import Testing
         #expect(sts.count == 1 && sts.allSatisfy { $0.key == nil && $0.status == 200 }, "one unsigned AssumeRoleWithWebIdentity per command: \(sts)")
         #expect(text.contains("web identity (AWS_WEB_IDENTITY_TOKEN_FILE)") && text.contains("assumed-role/swamp-role/ci-run"), "\(text)")
         #expect(text.contains("expire"), "temporary credentials say when they expire: \(text)")
+        let json = try await cli.run(["datastore", "status", "--json"])
+        let details = try #require((try json.json()["health"] as? [String: Any])?["details"] as? [String: String], "\(json.text)")
+        #expect(details["credentials"]?.contains("web identity") == true && details["credentialsExpire"] != nil, "\(details)")
+        #expect(details["credentials"]?.contains("ASIA") == true && details["region"] == "us-east-1", "\(details)")
+        try world.expectNoSecret(json)
     }
 
     @Test func anAssumeRoleProfileChainedFromASourceProfileWithEndpointsFromTheEnvironment() async throws {

@@ -7,7 +7,8 @@ import Testing
 
 /// A bucket, and the environment a user's `swamp` needs for it.
 struct S3Team {
-    static let endpoint = ProcessInfo.processInfo.environment["SWAMP_TEST_S3_ENDPOINT"] ?? ""
+    /// The test server; without one, a closed loopback port (never AWS: no test leaves this machine).
+    static let endpoint = ProcessInfo.processInfo.environment["SWAMP_TEST_S3_ENDPOINT"] ?? "http://127.0.0.1:1"
     /// The S3 server this team uses (the shared test server unless a test brings its own).
     var endpoint = S3Team.endpoint
 

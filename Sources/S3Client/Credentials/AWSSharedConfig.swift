@@ -11,6 +11,9 @@ public struct AWSEnvironment: Sendable {
     /// Profiles by name: the config file's `[default]` and `[profile x]`, merged with the
     /// credentials file's `[x]` (whose values win, as in the AWS CLI).
     let profiles: [String: [String: String]]
+    /// Each file's profiles alone (keys in one beat `credential_process`, in the other they do not).
+    let configProfiles: [String: [String: String]]
+    let credentialsProfiles: [String: [String: String]]
     /// The config file's `[sso-session x]` sections.
     let ssoSessions: [String: [String: String]]
     /// The config file's `[services x]` sections.
@@ -21,23 +24,28 @@ public struct AWSEnvironment: Sendable {
         let home = variables["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         configFile = Self.expand(variables["AWS_CONFIG_FILE"], home: home) ?? "\(home)/.aws/config"
         credentialsFile = Self.expand(variables["AWS_SHARED_CREDENTIALS_FILE"], home: home) ?? "\(home)/.aws/credentials"
-        var profiles: [String: [String: String]] = [:]
+        var configProfiles: [String: [String: String]] = [:]
         var ssoSessions: [String: [String: String]] = [:]
         var services: [String: [String: String]] = [:]
-        for (name, values) in try Self.read(configFile) {
-            if name == "default" {
-                profiles["default", default: [:]].merge(values) { _, new in new }
-            } else if let profile = Self.suffix(of: name, after: "profile") {
-                profiles[profile, default: [:]].merge(values) { _, new in new }
+        let sections = try Self.read(configFile)
+        // `[default]` first, so that `[profile default]`, when both exist, wins whatever the order.
+        if let values = sections["default"] { configProfiles["default"] = values }
+        for (name, values) in sections {
+            if let profile = Self.suffix(of: name, after: "profile") {
+                configProfiles[profile, default: [:]].merge(values) { _, new in new }
             } else if let session = Self.suffix(of: name, after: "sso-session") {
                 ssoSessions[session] = values
             } else if let service = Self.suffix(of: name, after: "services") {
                 services[service] = values
             }
         }
-        for (name, values) in try Self.read(credentialsFile) {
+        let credentialsProfiles = try Self.read(credentialsFile)
+        var profiles = configProfiles
+        for (name, values) in credentialsProfiles {
             profiles[name, default: [:]].merge(values) { _, new in new }
         }
+        self.configProfiles = configProfiles
+        self.credentialsProfiles = credentialsProfiles
         self.profiles = profiles
         self.ssoSessions = ssoSessions
         self.services = services
@@ -121,8 +129,9 @@ public struct AWSEnvironment: Sendable {
             let indented = rawLine.first == " " || rawLine.first == "\t"
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasPrefix("["), line.hasSuffix("]") {
-                let name = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("["), let close = line.firstIndex(of: "]") {
+                // What follows the `]` (a comment) is ignored, as by the CLI's parser.
+                let name = String(line[line.index(after: line.startIndex)..<close]).trimmingCharacters(in: .whitespaces)
                 current = name
                 parent = nil
                 sections[name, default: [:]] = sections[name, default: [:]]

@@ -54,33 +54,16 @@ public enum CredentialChain {
         }
         let settingsOrEmpty = settings ?? [:]
 
-        if settingsOrEmpty["role_arn"] != nil, settingsOrEmpty["web_identity_token_file"] == nil {
+        if isRoleProfile(settingsOrEmpty) {
             return try assumeRole(profile: name, environment: environment, sts: sts, http: http, logger: logger, visited: [])
         }
-        if let file = environment.value("AWS_WEB_IDENTITY_TOKEN_FILE") ?? settingsOrEmpty["web_identity_token_file"] {
-            let fromEnvironment = environment.value("AWS_WEB_IDENTITY_TOKEN_FILE") != nil
-            let origin = fromEnvironment ? "AWS_WEB_IDENTITY_TOKEN_FILE" : "profile \(name)"
-            guard let arn = environment.value("AWS_ROLE_ARN") ?? settingsOrEmpty["role_arn"] else {
-                throw CredentialError(
-                    source: "web identity (\(origin))", message: "a web identity token file is set but no role is",
-                    remedy: fromEnvironment ? "set AWS_ROLE_ARN" : "set role_arn in the profile")
-            }
-            let session = environment.value("AWS_ROLE_SESSION_NAME") ?? settingsOrEmpty["role_session_name"] ?? defaultSessionName()
-            return WebIdentityCredentials(
-                tokenFile: file, role: STS.Role(arn: arn, sessionName: session, durationSeconds: try duration(settingsOrEmpty, profile: name)),
-                sts: sts, origin: origin)
+        if let source = try profileSources(name, environment: environment, sts: sts, http: http, environmentWebIdentity: true) {
+            return source
         }
-        if let settings {
-            if let sso = try SSOCredentials.from(settings, profile: name, environment: environment, http: http) { return sso }
-            if let keys = try staticKeys(profile: name, environment: environment, file: environment.credentialsFile) { return keys }
-            if let command = settings["credential_process"], !command.isEmpty {
-                return ProcessCredentials(command: command, profile: name, timeout: .seconds(60))
-            }
-            if let keys = try staticKeys(profile: name, environment: environment, file: environment.configFile) { return keys }
-            tried.append("profile \(name) (no keys, role, SSO or credential_process)")
-        } else {
-            tried.append("profile \(name) (not in \(environment.credentialsFile) or \(environment.configFile))")
-        }
+        tried.append(
+            settings == nil
+                ? "profile \(name) (not in \(environment.credentialsFile) or \(environment.configFile))"
+                : "profile \(name) (no keys, role, web identity, SSO or credential_process)")
 
         if let container = try ContainerCredentials.from(environment, http: http) { return container }
         tried.append("container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI/_RELATIVE_URI not set)")
@@ -127,11 +110,45 @@ public enum CredentialChain {
         return seconds
     }
 
+    /// A profile that assumes a role from another source (not a web identity profile).
+    static func isRoleProfile(_ settings: [String: String]) -> Bool {
+        settings["role_arn"] != nil && settings["web_identity_token_file"] == nil
+    }
+
+    /// What a profile supplies by itself, in the CLI's order after `role_arn`: web identity (from
+    /// the environment too at the top of the chain, never for a source profile), SSO, keys in
+    /// the credentials file, `credential_process`, keys in the config file.
+    static func profileSources(
+        _ name: String, environment: AWSEnvironment, sts: STS, http: CredentialHTTP, environmentWebIdentity: Bool
+    ) throws -> (any CredentialProvider)? {
+        let settings = environment.profile(name) ?? [:]
+        let fromEnvironment = environmentWebIdentity ? environment.value("AWS_WEB_IDENTITY_TOKEN_FILE") : nil
+        if let file = fromEnvironment ?? settings["web_identity_token_file"] {
+            let origin = fromEnvironment != nil ? "AWS_WEB_IDENTITY_TOKEN_FILE" : "profile \(name)"
+            let arn = (environmentWebIdentity ? environment.value("AWS_ROLE_ARN") : nil) ?? settings["role_arn"]
+            guard let arn else {
+                throw CredentialError(
+                    source: "web identity (\(origin))", message: "a web identity token file is set but no role is",
+                    remedy: fromEnvironment != nil ? "set AWS_ROLE_ARN" : "set role_arn in the profile")
+            }
+            let session =
+                (environmentWebIdentity ? environment.value("AWS_ROLE_SESSION_NAME") : nil) ?? settings["role_session_name"] ?? defaultSessionName()
+            return WebIdentityCredentials(
+                tokenFile: file, role: STS.Role(arn: arn, sessionName: session, durationSeconds: try duration(settings, profile: name)), sts: sts,
+                origin: origin)
+        }
+        guard environment.profile(name) != nil else { return nil }
+        if let sso = try SSOCredentials.from(settings, profile: name, environment: environment, http: http) { return sso }
+        if let keys = try staticKeys(profile: name, in: environment.credentialsProfiles, file: environment.credentialsFile) { return keys }
+        if let command = settings["credential_process"], !command.isEmpty {
+            return ProcessCredentials(command: command, profile: name, timeout: .seconds(60))
+        }
+        return try staticKeys(profile: name, in: environment.configProfiles, file: environment.configFile)
+    }
+
     /// The keys a profile has in `file`, if it has both.
-    static func staticKeys(profile: String, environment: AWSEnvironment, file: String) throws -> (any CredentialProvider)? {
-        let sections = try AWSEnvironment.read(file)
-        let section =
-            file == environment.configFile ? (profile == "default" ? sections["default"] : sections["profile \(profile)"]) : sections[profile]
+    static func staticKeys(profile: String, in profiles: [String: [String: String]], file: String) throws -> (any CredentialProvider)? {
+        let section = profiles[profile]
         guard let section, let id = section["aws_access_key_id"] else { return nil }
         guard let secret = section["aws_secret_access_key"], !secret.isEmpty else {
             throw CredentialError(
@@ -160,27 +177,29 @@ public enum CredentialChain {
             if settings["credential_source"] != nil {
                 throw CredentialError(source: "profile \(name)", message: "the profile sets both source_profile and credential_source; keep one")
             }
-            if visited.contains(sourceProfile) || sourceProfile == name && settings["aws_access_key_id"] == nil {
-                throw CredentialError(
-                    source: "profile \(name)", message: "source profiles form a cycle: \((visited + [name, sourceProfile]).joined(separator: " → "))")
-            }
             guard let source = environment.profile(sourceProfile) else {
                 throw CredentialError(source: "profile \(name)", message: "its source_profile '\(sourceProfile)' does not exist")
             }
-            if sourceProfile != name, source["role_arn"] != nil {
+            // As botocore: a source with keys of its own, or that is not a role profile, supplies
+            // credentials by itself (keys, web identity, SSO, process); a role profile is assumed in
+            // turn. A profile may name itself only to use its own keys.
+            let hasKeys = source["aws_access_key_id"] != nil
+            if hasKeys || !isRoleProfile(source) {
+                guard let provider = try profileSources(sourceProfile, environment: environment, sts: sts, http: http, environmentWebIdentity: false)
+                else {
+                    throw CredentialError(
+                        source: "profile \(name)",
+                        message: "its source_profile '\(sourceProfile)' has no keys, web identity, SSO or credential_process")
+                }
+                base = provider
+            } else {
+                if sourceProfile == name || visited.contains(sourceProfile) {
+                    throw CredentialError(
+                        source: "profile \(name)",
+                        message: "source profiles form a cycle: \((visited + [name, sourceProfile]).joined(separator: " → "))")
+                }
                 base = try assumeRole(
                     profile: sourceProfile, environment: environment, sts: sts, http: http, logger: logger, visited: visited + [name])
-            } else if let keys = try staticKeys(profile: sourceProfile, environment: environment, file: environment.credentialsFile)
-                ?? staticKeys(profile: sourceProfile, environment: environment, file: environment.configFile)
-            {
-                base = keys
-            } else if let command = source["credential_process"] {
-                base = ProcessCredentials(command: command, profile: sourceProfile, timeout: .seconds(60))
-            } else if let sso = try SSOCredentials.from(source, profile: sourceProfile, environment: environment, http: http) {
-                base = sso
-            } else {
-                throw CredentialError(
-                    source: "profile \(name)", message: "its source_profile '\(sourceProfile)' has no keys, role, SSO or credential_process")
             }
         } else if let kind = settings["credential_source"] {
             switch kind {

@@ -42,6 +42,8 @@ struct ProcessCredentials: CredentialProvider {
         let timer = Task {
             try await Task.sleep(for: timeout)
             kill(pid, SIGTERM)
+            try await Task.sleep(for: .seconds(2))
+            kill(pid, SIGKILL)
         }
         let (stdout, stderr) = await (out, err)
         // Both pipes are closed: the process is exiting (polled: `waitUntilExit` spins a run loop).
@@ -54,6 +56,10 @@ struct ProcessCredentials: CredentialProvider {
                 source: source, message: "'\(program)' \(how)\(last.isEmpty ? "" : ": \(last)")", remedy: "run it by hand to see why")
         }
         let credentials = try JSONCredentials.decode(stdout, source: source)
+        guard (try? JSONDecoder().decode(JSONCredentials.self, from: stdout))?.version == 1 else {
+            throw CredentialError(
+                source: source, message: "the process printed credentials without \"Version\": 1", remedy: "fix the command's output")
+        }
         return credentials
     }
 
@@ -110,7 +116,11 @@ struct ContainerCredentials: CredentialProvider {
     let tokenFile: String?
     let token: String?
     let http: CredentialHTTP
-    var source: String { "container credentials (\(url))" }
+    /// Scheme, host and port only: the path (an ECS task's id) and any user or query stay out of messages.
+    var source: String {
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme, let host = parts.host else { return "container credentials" }
+        return "container credentials (\(scheme)://\(host)\(parts.port.map { ":\($0)" } ?? ""))"
+    }
 
     static func from(_ environment: AWSEnvironment, http: CredentialHTTP) throws -> ContainerCredentials? {
         let tokenFile = environment.value("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
@@ -130,10 +140,19 @@ struct ContainerCredentials: CredentialProvider {
         return ContainerCredentials(url: full, tokenFile: tokenFile, token: token, http: http)
     }
 
+    /// Loopback (127.0.0.0/8 as an IPv4 literal, `::1`, `localhost`) or the container-metadata
+    /// addresses — parsed as addresses, so `127.attacker.example` is not loopback.
     static func allowedPlainHosts(_ host: String) -> Bool {
-        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return bare.hasPrefix("127.") || bare == "localhost" || bare == "::1" || bare == "169.254.170.2" || bare == "169.254.170.23"
-            || bare.lowercased() == "fd00:ec2::23"
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        if bare == "localhost" || bare == "169.254.170.2" || bare == "169.254.170.23" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, bare, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        let loopback: [UInt8] = Array(repeating: 0, count: 15) + [1]
+        let ecs: [UInt8] = [0xfd, 0x00, 0x0e, 0xc2] + Array(repeating: 0, count: 11) + [0x23]
+        return bytes == loopback || bytes == ecs
     }
 
     func fetch() async throws -> S3Credentials {
@@ -290,8 +309,9 @@ struct SSOCredentials: CredentialProvider {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CredentialError(source: source, message: "no SSO login is cached (\(path))", remedy: login)
         }
+        // `2026-11-27T12:00:00Z`, or the older `2026-11-27T12:00:00UTC`.
         guard let cached = try? JSONDecoder().decode(CachedToken.self, from: data), let token = cached.accessToken,
-            let expiresAt = cached.expiresAt.flatMap(ISO8601Timestamp.parse)
+            let expiresAt = cached.expiresAt.flatMap({ ISO8601Timestamp.parse($0.hasSuffix("UTC") ? String($0.dropLast(3)) + "Z" : $0) })
         else {
             throw CredentialError(source: source, message: "the cached SSO login \(path) is unreadable", remedy: login)
         }

@@ -19,6 +19,8 @@ public final class RefreshingCredentials: Sendable {
         var fetchedAt: Date?
         var inFlight: Task<S3Credentials, any Error>?
         var refreshes = 0
+        /// No refresh is tried before this, after one failed (the old credentials still hold).
+        var retryAt: Date?
     }
     private let state = Mutex(State())
 
@@ -43,7 +45,15 @@ public final class RefreshingCredentials: Sendable {
     /// when that is shorter (credentials issued for 10 s are refreshed after 5).
     static func margin(lifetime: TimeInterval) -> TimeInterval { min(300, max(0, lifetime) / 2) }
 
+    /// After a failed refresh while the old credentials still hold, how long they are used
+    /// without trying again (a failing source must not cost every request a full fetch).
+    static let retryAfterFailure: TimeInterval = 30
+
     /// Credentials valid now.
+    ///
+    /// Within the refresh margin, the first request starts the refresh and waits for it; requests
+    /// that come while it runs go on with the current credentials (still valid) instead of
+    /// queueing. Only when there are none, or they have expired, does every request wait.
     public func get() async throws -> S3Credentials {
         let time = now()
         enum Step {
@@ -51,12 +61,17 @@ public final class RefreshingCredentials: Sendable {
             case wait(Task<S3Credentials, any Error>, fallback: S3Credentials?)
         }
         let step: Step = state.withLock { state in
+            var fallback: S3Credentials?
             if let current = state.current {
                 guard let expiration = current.expiration else { return .use(current) }
                 let lifetime = expiration.timeIntervalSince(state.fetchedAt ?? time)
                 if expiration.timeIntervalSince(time) > Self.margin(lifetime: lifetime) { return .use(current) }
+                if expiration > time {
+                    fallback = current
+                    if state.inFlight != nil { return .use(current) }
+                    if let retry = state.retryAt, retry > time { return .use(current) }
+                }
             }
-            let fallback = state.current.flatMap { ($0.expiration ?? .distantFuture) > time ? $0 : nil }
             if let task = state.inFlight { return .wait(task, fallback: fallback) }
             let refreshing = state.current != nil || state.provider != nil
             let task = Task { try await self.fetch(refreshing: refreshing) }
@@ -71,6 +86,8 @@ public final class RefreshingCredentials: Sendable {
                 return try await task.value
             } catch {
                 guard let fallback else { throw error }
+                let retry = now().addingTimeInterval(Self.retryAfterFailure)
+                state.withLock { $0.retryAt = retry }
                 logger.warning(
                     "could not refresh credentials; using the current ones until they expire",
                     metadata: ["source": "\(fallback.source)", "error": "\(error)"])
@@ -78,9 +95,6 @@ public final class RefreshingCredentials: Sendable {
             }
         }
     }
-
-    /// The credentials in use, once fetched.
-    public var current: S3Credentials? { state.withLock { $0.current } }
 
     /// Forgets `used` (if still current) so that the next request fetches anew: the server said
     /// they expired (`ExpiredToken`) before this clock did. Returns whether they were temporary
@@ -93,8 +107,8 @@ public final class RefreshingCredentials: Sendable {
         }
     }
 
-    /// Where the credentials in use came from, once fetched.
-    public var currentSource: String? { current?.source }
+    /// The credentials in use, once fetched.
+    public var current: S3Credentials? { state.withLock { $0.current } }
 
     private func fetch(refreshing: Bool) async throws -> S3Credentials {
         defer { state.withLock { $0.inFlight = nil } }
@@ -113,6 +127,7 @@ public final class RefreshingCredentials: Sendable {
         state.withLock { state in
             state.current = credentials
             state.fetchedAt = fetchedAt
+            state.retryAt = nil
             if refreshing { state.refreshes += 1 }
         }
         logger.debug(

@@ -12,9 +12,10 @@ struct STS: Sendable {
     let now: @Sendable () -> Date
 
     init(environment: AWSEnvironment, http: CredentialHTTP, timeout: Duration = .seconds(10), now: @escaping @Sendable () -> Date = { Date() }) {
-        let region = environment.region ?? "us-east-1"
+        let region = environment.region.flatMap { BucketRegion.plausible($0) ? $0 : nil } ?? "us-east-1"
         self.region = region
-        self.endpoint = environment.endpoint(for: "sts") ?? URL(string: "https://sts.\(region).amazonaws.com") ?? URL(fileURLWithPath: "/")
+        self.endpoint =
+            environment.endpoint(for: "sts") ?? URL(string: "https://sts.\(region).\(BucketRegion.dnsSuffix(region))") ?? URL(fileURLWithPath: "/")
         self.http = http
         self.timeout = timeout
         self.now = now
@@ -70,7 +71,10 @@ struct STS: Sendable {
         }
         guard answer.status == 200 else {
             let code = S3XML.text(answer.body, at: "ErrorResponse/Error/Code") ?? S3XML.error(answer.body)?.code ?? "HTTP \(answer.status)"
-            let message = S3XML.text(answer.body, at: "ErrorResponse/Error/Message") ?? S3XML.error(answer.body)?.message ?? ""
+            // STS's message for a bad signature quotes the canonical request — the session token
+            // of the source credentials with it: only the code is kept then.
+            let said = S3XML.text(answer.body, at: "ErrorResponse/Error/Message") ?? S3XML.error(answer.body)?.message ?? ""
+            let message = code == "SignatureDoesNotMatch" || said.contains("Canonical") || said.count > 300 ? "" : said
             throw CredentialError(
                 source: source, message: "STS \(action) for \(role) was refused: \(code)\(message.isEmpty ? "" : ": \(message)")",
                 remedy: Self.remedy(code: code, action: action), transient: answer.status >= 500 || code == "Throttling")
@@ -84,7 +88,9 @@ struct STS: Sendable {
         else {
             throw CredentialError(source: source, message: "STS \(action) answered without credentials")
         }
-        let expiration = text("Credentials/Expiration").flatMap(ISO8601Timestamp.parse)
+        guard let expiration = text("Credentials/Expiration").flatMap(ISO8601Timestamp.parse) else {
+            throw CredentialError(source: source, message: "STS \(action) answered credentials without a readable Expiration")
+        }
         let assumed = text("AssumedRoleUser/Arn") ?? role
         return S3Credentials(
             accessKeyId: id, secretAccessKey: secret, sessionToken: token, expiration: expiration, source: "\(source), role \(assumed)")

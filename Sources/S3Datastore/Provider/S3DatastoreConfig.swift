@@ -8,8 +8,8 @@ public struct S3DatastoreConfig: Sendable, Equatable {
     public var bucket: String
     /// The key prefix all objects live under. Default: none.
     public var prefix: String = ""
-    /// The bucket's region. Default: `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile's
-    /// `region`, else the one S3 names when asked in the wrong one (remembered in the cache).
+    /// The bucket's region. Default: the one S3 named when asked in the wrong one (remembered in
+    /// the cache), else `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile's `region`, else `us-east-1`.
     public var region: String?
     /// A custom endpoint, e.g. `http://127.0.0.1:9000`. Default: `AWS_ENDPOINT_URL_S3`,
     /// `AWS_ENDPOINT_URL` or the profile's `endpoint_url`, else AWS.
@@ -84,7 +84,9 @@ public struct S3DatastoreConfig: Sendable, Equatable {
             result.prefix = trimmed
         }
         if let region = try string("region") {
-            guard !region.isEmpty else { throw invalid("datastore.config.region must not be empty") }
+            guard BucketRegion.plausible(region) else {
+                throw invalid("datastore.config.region '\(region)' is not a region name (lower-case letters, digits and dashes, e.g. eu-west-1)")
+            }
             result.region = region
         }
         if let endpoint = try string("endpoint") {

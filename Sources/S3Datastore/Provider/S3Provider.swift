@@ -26,8 +26,8 @@ public struct S3Provider: DatastoreProvider {
 
     /// A provider whose two clients share `credentials` (fetched at the first request, refreshed
     /// before they expire) and what they learn of the bucket's region.
-    /// - Parameter region: the bucket region to start from; default: `settings.region`, else
-    ///   what an earlier command learnt and remembered in the cache, else `us-east-1`.
+    /// - Parameter region: the region to assume when neither `settings.region` nor what an
+    ///   earlier command learnt (remembered in the cache) says; default `us-east-1`.
     public init(
         settings: S3DatastoreConfig, credentials: RefreshingCredentials, cacheRoot: String, hydration: HydrationStrategy, logger: Logger,
         region: String? = nil
@@ -38,7 +38,8 @@ public struct S3Provider: DatastoreProvider {
         self.hydration = hydration
         self.logger = logger
         let memory = RegionMemory(cacheRoot: cacheRoot, bucket: settings.bucket)
-        let start = settings.region ?? region ?? memory.recall() ?? "us-east-1"
+        // What this bucket answered before beats a general default (AWS_REGION, the profile's).
+        let start = [settings.region, memory.recall(), region].compactMap { $0 }.first(where: BucketRegion.plausible) ?? "us-east-1"
         let configuredRegion = settings.region
         let bucketRegion = BucketRegion(start) { discovered in
             if let configuredRegion {
@@ -179,7 +180,7 @@ struct RegionMemory: Sendable {
     func recall() -> String? {
         guard let data = try? AtomicFile.readIfPresent(path) else { return nil }
         let fields = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).map(String.init)
-        guard fields.count == 2, fields[0] == bucket else { return nil }
+        guard fields.count == 2, fields[0] == bucket, BucketRegion.plausible(fields[1]) else { return nil }
         return fields[1]
     }
 
