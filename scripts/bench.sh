@@ -16,6 +16,8 @@
 # swamp binary (an earlier commit's release build) to measure beside this one;
 # SWAMP_BENCH_HANDSHAKES the round trips a new connection costs (default 2; 0: per request only).
 set -euo pipefail
+# Never the cloud metadata addresses: the credential chain's instance-metadata step is off.
+export AWS_EC2_METADATA_DISABLED=true
 cd "$(dirname "$0")/.."
 mode="${1:-sync}"
 case "$mode" in

@@ -2,6 +2,8 @@
 # Builds swamp and runs a real end-to-end flow on the embedded default datastore
 # (the filesystem, in the repository's .swamp/ directory; no server).
 set -euo pipefail
+# Never the cloud metadata addresses: the credential chain's instance-metadata step is off.
+export AWS_EC2_METADATA_DISABLED=true
 cd "$(dirname "$0")/.."
 swift build -c "${SWAMP_BUILD_CONFIGURATION:-debug}" >&2
 swamp="$(swift build -c "${SWAMP_BUILD_CONFIGURATION:-debug}" --show-bin-path)/swamp"
