@@ -69,6 +69,12 @@ import Testing
         source_profile = self
         aws_access_key_id = AKIASELF
         aws_secret_access_key = s5
+        [profile endpoints]
+        endpoint_url = http://127.0.0.1:3
+        services = local
+        [services local]
+        sts =
+          endpoint_url = http://127.0.0.1:4
         [profile nested]
         region = eu-central-1
         s3 =
@@ -172,6 +178,12 @@ import Testing
         ])
         #expect(ignored.endpoint(for: "s3") == nil)
         #expect(try AWSEnvironment(variables: ["HOME": home, "AWS_REGION": "sa-east-1", "AWS_DEFAULT_REGION": "us-west-2"]).region == "sa-east-1")
+        // The profile's own: its services section for one service, endpoint_url for the others.
+        let profile = try AWSEnvironment(variables: ["HOME": home, "AWS_PROFILE": "endpoints"])
+        #expect(profile.endpoint(for: "sts")?.absoluteString == "http://127.0.0.1:4")
+        #expect(profile.endpoint(for: "s3")?.absoluteString == "http://127.0.0.1:3")
+        let overridden = try AWSEnvironment(variables: ["HOME": home, "AWS_PROFILE": "endpoints", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:5"])
+        #expect(overridden.endpoint(for: "s3")?.absoluteString == "http://127.0.0.1:5", "the environment beats the profile")
     }
 
     @Test func processCommandsSplitLikeShlex() throws {

@@ -58,6 +58,13 @@ struct CredentialTests {
             return environment
         }
 
+        /// Writes an executable script at `path` and returns the path.
+        func executable(_ path: String, _ text: String) throws -> String {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            return path
+        }
+
         func write(_ text: String, to name: String) throws {
             try text.write(toFile: "\(home)/.aws/\(name)", atomically: true, encoding: .utf8)
         }
@@ -175,14 +182,14 @@ struct CredentialTests {
         let world = try await World.start()
         defer { world.stop() }
         let counter = "\(world.root)/calls"
-        let script = "\(world.root)/issue.sh"
-        try """
-        #!/bin/sh
-        echo x >> "\(counter)"
-        printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s", "Expiration": "%s"}' \\
-          "\(world.key)" "\(world.secret)" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"
-        """.write(toFile: script, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+        let script = try world.executable(
+            "\(world.root)/issue.sh",
+            """
+            #!/bin/sh
+            echo x >> "\(counter)"
+            printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s", "Expiration": "%s"}' \\
+              "\(world.key)" "\(world.secret)" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"
+            """)
         try world.write("[profile temp]\ncredential_process = \(script)\n", to: "config")
         let cli = try await world.repository("et", environment: ["AWS_PROFILE": "temp"])
         try FileManager.default.removeItem(atPath: counter)
@@ -198,13 +205,13 @@ struct CredentialTests {
     @Test func credentialProcessSuppliesKeys() async throws {
         let world = try await World.start()
         defer { world.stop() }
-        let script = "\(world.root)/issue creds.sh"
-        try """
-        #!/bin/sh
-        [ "$1" = "--for team" ] || { echo "unexpected arguments: $*" >&2; exit 2; }
-        printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s"}' "\(world.key)" "\(world.secret)"
-        """.write(toFile: script, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+        let script = try world.executable(
+            "\(world.root)/issue creds.sh",
+            """
+            #!/bin/sh
+            [ "$1" = "--for team" ] || { echo "unexpected arguments: $*" >&2; exit 2; }
+            printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s"}' "\(world.key)" "\(world.secret)"
+            """)
         try world.write("[profile tool]\ncredential_process = \"\(script)\" '--for team'\n", to: "config")
         let cli = try await world.repository("cp", environment: ["AWS_PROFILE": "tool"])
         #expect(Set(try await world.s3Keys()) == [world.key])
@@ -308,18 +315,18 @@ struct CredentialTests {
         defer { world.stop() }
         // The first credentials expire in 5 s; later ones (another key of the same user) in an hour.
         let counter = "\(world.root)/calls"
-        let script = "\(world.root)/rotate.sh"
-        try """
-        #!/bin/sh
-        echo x >> "\(counter)"
-        if [ "$(wc -l < "\(counter)")" -eq 1 ]; then
-          id=\(world.key); secret=\(world.secret); expires=$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%SZ)
-        else
-          id=\(world.key2); secret=\(world.secret2); expires=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
-        fi
-        printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s", "Expiration": "%s"}' "$id" "$secret" "$expires"
-        """.write(toFile: script, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+        let script = try world.executable(
+            "\(world.root)/rotate.sh",
+            """
+            #!/bin/sh
+            echo x >> "\(counter)"
+            if [ "$(wc -l < "\(counter)")" -eq 1 ]; then
+              id=\(world.key); secret=\(world.secret); expires=$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%SZ)
+            else
+              id=\(world.key2); secret=\(world.secret2); expires=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
+            fi
+            printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s", "Expiration": "%s"}' "$id" "$secret" "$expires"
+            """)
         try world.write("[profile rotating]\ncredential_process = \(script)\n", to: "config")
         let cli = CLI(repo: "\(world.root)/rf", environment: world.environment(["AWS_PROFILE": "rotating", "SWAMP_LOG_LEVEL": "info"]))
         try FileManager.default.createDirectory(atPath: cli.repo, withIntermediateDirectories: true)
