@@ -239,7 +239,8 @@ public final class S3Client: Sendable {
                 }
                 if error.isAuthenticationFailure {
                     throw S3Error(
-                        error.code, status: error.status, message: "\(error.message) (credentials from \(signer.source))", operation: operation)
+                        error.code, status: error.status, message: "\(error.message) (credentials from \(signer.source), key \(signer.maskedKeyId))",
+                        operation: operation)
                 }
                 throw error
             } catch let error as S3Error where error.isRetryable && error.code != .timeout {

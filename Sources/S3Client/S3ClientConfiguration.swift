@@ -52,7 +52,7 @@ public struct S3ClientConfiguration: Sendable, Equatable {
 
     /// The URL parts for an object key (or the bucket itself when `key` is empty):
     /// the base (scheme + host + port), the encoded path, and the `Host` header value.
-    func address(key: String, region: String? = nil) -> (base: String, path: String, host: String) {
+    public func address(key: String, region: String? = nil) -> (base: String, path: String, host: String) {
         // Never a host name built from anything but a region name (a cache file or a server said it).
         let region = [region, self.region].compactMap { $0 }.first(where: BucketRegion.plausible) ?? "us-east-1"
         let endpoint = self.endpoint ?? URL(string: "https://s3.\(region).\(BucketRegion.dnsSuffix(region))") ?? URL(fileURLWithPath: "/")

@@ -34,6 +34,12 @@ import Testing
         [profile loop]
         role_arn = arn:aws:iam::123456789012:role/r
         source_profile = loop2
+        [profile ghostsource]
+        role_arn = arn:aws:iam::123456789012:role/r
+        source_profile = ghost
+        [profile notarn]
+        role_arn = not-an-arn
+        source_profile = default
         [profile loop2]
         role_arn = arn:aws:iam::123456789012:role/r
         source_profile = loop
@@ -145,6 +151,21 @@ import Testing
             environment.profile("default")?["region"] == "ap-northeast-1" && environment.profile("default")?["aws_access_key_id"] == "AKIACREDFILE")
     }
 
+    @Test func aMalformedFileIsAnErrorNamingItsLine() throws {
+        let config = "\(home)/broken-config"
+        for (text, line, reason) in [
+            ("[profile ok]\nregion = x\n[profile broken\nrole_arn = y\n", 3, "without ']'"), ("region = x\n", 1, "before any [section]"),
+            ("[default]\n\nthis is not ini\n", 3, "not 'key = value'"),
+        ] {
+            try text.write(toFile: config, atomically: true, encoding: .utf8)
+            let error = failure(["AWS_CONFIG_FILE": config])
+            #expect(error.contains("cannot parse \(config), line \(line)") && error.contains(reason), "\(error)")
+        }
+        // An indented line after a value continues it (the CLI's multi-line values), so this role has no source.
+        try "[profile cont]\nrole_arn = arn:aws:iam::1:role/r\n  source_profile = default\n".write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(failure(["AWS_CONFIG_FILE": config, "AWS_PROFILE": "cont"]).contains("role_arn needs source_profile"))
+    }
+
     @Test func plainHTTPContainerCredentialsOnlyToLoopbackAddresses() {
         for host in ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]", "169.254.170.2", "169.254.170.23", "fd00:ec2::23"] {
             #expect(ContainerCredentials.allowedPlainHosts(host), "\(host)")
@@ -156,7 +177,9 @@ import Testing
 
     @Test func profileErrorsNameTheProfile() throws {
         #expect(failure(["AWS_PROFILE": "nope"]).contains("the profile 'nope' is in neither"))
-        #expect(failure(["AWS_PROFILE": "loop"]).contains("cycle"))
+        #expect(failure(["AWS_PROFILE": "loop"]).contains("credentials from profile loop: source profiles form a cycle: loop → loop2 → loop"))
+        #expect(failure(["AWS_PROFILE": "ghostsource"]).contains("its source_profile 'ghost' is in neither"))
+        #expect(failure(["AWS_PROFILE": "notarn"]).contains("role_arn 'not-an-arn' is not an ARN"))
         #expect(failure(["AWS_PROFILE": "mfa"]).contains("MFA"))
         #expect(
             failure([
@@ -231,6 +254,11 @@ import Testing
         #expect(issuer.lock.withLock { issuer.calls } == 3, "one failed refresh, then a pause")
         time.value += 4  // expired: the failure is the request's
         await #expect(throws: CredentialError.self) { try await credentials.get() }
+
+        // A source that hands out credentials already expired is an error, not a silent 403 later.
+        let expired = S3Credentials(accessKeyId: "ASIAOLD", secretAccessKey: "s", expiration: Date(timeIntervalSince1970: 0), source: "stale")
+        let stale = RefreshingCredentials(logger: .init(label: "t"), now: { time.value }, resolve: { StaticCredentials(expired) })
+        await #expect(throws: CredentialError.self) { try await stale.get() }
     }
 }
 

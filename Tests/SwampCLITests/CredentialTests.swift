@@ -139,7 +139,8 @@ struct CredentialTests {
         let json = try await cli.run(["datastore", "status", "--json"])
         let details = try #require((try json.json()["health"] as? [String: Any])?["details"] as? [String: String], "\(json.text)")
         #expect(details["credentials"]?.contains("web identity") == true && details["credentialsExpire"] != nil, "\(details)")
-        #expect(details["credentials"]?.contains("ASIA") == true && details["region"] == "us-east-1", "\(details)")
+        #expect(details["credentialsKey"]?.hasPrefix("ASIA") == true && details["region"] == "us-east-1", "\(details)")
+        #expect(details["endpoint"] == world.proxy.endpoint, "the endpoint in use: \(details)")
         try world.expectNoSecret(json)
     }
 
@@ -176,6 +177,12 @@ struct CredentialTests {
         #expect(refused.stderr.contains("profile deploy") && refused.stderr.contains(world.roleArn), "\(refused.stderr)")
         #expect(refused.stderr.contains("trust policy"), "\(refused.stderr)")
         try world.expectNoSecret(refused)
+        // `status`, which failures send users to, still shows what it can, and why it is unhealthy.
+        let status = try await cli.run(["datastore", "status"])
+        #expect(status.status == 1)
+        #expect(
+            status.text.contains("UNHEALTHY") && status.text.contains("AssumeRole") && status.text.contains("locks:     unknown"), "\(status.text)")
+        #expect(status.text.contains("catalog:   1 model(s)") && status.text.contains("endpoint:"), "\(status.text)")
     }
 
     @Test func anExpiredTokenAnswerFetchesNewCredentialsOnce() async throws {

@@ -109,35 +109,58 @@ public struct AWSEnvironment: Sendable {
         return rest.isEmpty ? nil : rest
     }
 
-    /// A file's sections; a missing file has none.
+    /// A file's sections; a missing file has none. A line that is not a section, a setting, a
+    /// comment or a continuation is an error naming the file and line, as in the AWS CLI.
     static func read(_ path: String) throws -> [String: [String: String]] {
         guard FileManager.default.fileExists(atPath: path) else { return [:] }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw CredentialError(source: path, message: "cannot read \(path)", remedy: "check the file's permissions and that it is UTF-8 text")
         }
-        return parseINI(text)
+        do {
+            return try parseINI(text)
+        } catch let error as ParseError {
+            throw CredentialError(
+                source: path, message: "cannot parse \(path), line \(error.line): \(error.reason)",
+                remedy: "fix the file (sections are '[profile name]', settings 'key = value')")
+        }
+    }
+
+    struct ParseError: Error {
+        let line: Int
+        let reason: String
     }
 
     /// The AWS CLI's INI dialect: `[section]`, `key = value`, `#`/`;` comment lines, and nested
     /// settings — a key with an empty value followed by indented `key = value` lines — read as
     /// `parent.key` (e.g. `s3.addressing_style`).
-    static func parseINI(_ text: String) -> [String: [String: String]] {
+    static func parseINI(_ text: String) throws -> [String: [String: String]] {
         var sections: [String: [String: String]] = [:]
         var current: String?
         var parent: String?
-        for rawLine in text.split(whereSeparator: \.isNewline) {
+        var last: String?
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let indented = rawLine.first == " " || rawLine.first == "\t"
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasPrefix("["), let close = line.firstIndex(of: "]") {
+            if line.hasPrefix("[") {
                 // What follows the `]` (a comment) is ignored, as by the CLI's parser.
+                guard let close = line.firstIndex(of: "]") else { throw ParseError(line: index + 1, reason: "a section header without ']'") }
                 let name = String(line[line.index(after: line.startIndex)..<close]).trimmingCharacters(in: .whitespaces)
                 current = name
                 parent = nil
+                last = nil
                 sections[name, default: [:]] = sections[name, default: [:]]
                 continue
             }
-            guard let current, let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else { continue }
+            guard let current else { throw ParseError(line: index + 1, reason: "a setting before any [section]") }
+            if indented, parent == nil, let last {
+                // A continuation of the previous value (configparser's multi-line values).
+                sections[current, default: [:]][last, default: ""] += "\n" + line
+                continue
+            }
+            guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                throw ParseError(line: index + 1, reason: "not 'key = value'")
+            }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
             let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
             if indented, let parent {
@@ -145,6 +168,7 @@ public struct AWSEnvironment: Sendable {
             } else {
                 sections[current, default: [:]][key] = value
                 parent = value.isEmpty ? key : nil
+                last = key
             }
         }
         return sections

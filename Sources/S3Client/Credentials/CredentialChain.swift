@@ -60,10 +60,11 @@ public enum CredentialChain {
         if let source = try profileSources(name, environment: environment, sts: sts, http: http, environmentWebIdentity: true) {
             return source
         }
+        tried.append("web identity (AWS_WEB_IDENTITY_TOKEN_FILE not set)")
         tried.append(
             settings == nil
                 ? "profile \(name) (not in \(environment.credentialsFile) or \(environment.configFile))"
-                : "profile \(name) (no keys, role, web identity, SSO or credential_process)")
+                : "profile \(name) (no keys, role, SSO or credential_process)")
 
         if let container = try ContainerCredentials.from(environment, http: http) { return container }
         tried.append("container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI/_RELATIVE_URI not set)")
@@ -178,7 +179,10 @@ public enum CredentialChain {
                 throw CredentialError(source: "profile \(name)", message: "the profile sets both source_profile and credential_source; keep one")
             }
             guard let source = environment.profile(sourceProfile) else {
-                throw CredentialError(source: "profile \(name)", message: "its source_profile '\(sourceProfile)' does not exist")
+                throw CredentialError(
+                    source: "profile \(name)",
+                    message: "its source_profile '\(sourceProfile)' is in neither \(environment.configFile) nor \(environment.credentialsFile)",
+                    remedy: "fix source_profile (profiles: \(environment.profileNames.joined(separator: ", ")))")
             }
             // As botocore: a source with keys of its own, or that is not a role profile, supplies
             // credentials by itself (keys, web identity, SSO, process); a role profile is assumed in
@@ -195,8 +199,9 @@ public enum CredentialChain {
             } else {
                 if sourceProfile == name || visited.contains(sourceProfile) {
                     throw CredentialError(
-                        source: "profile \(name)",
-                        message: "source profiles form a cycle: \((visited + [name, sourceProfile]).joined(separator: " → "))")
+                        source: "profile \(visited.first ?? name)",
+                        message: "source profiles form a cycle: \((visited + [name, sourceProfile]).joined(separator: " → "))",
+                        remedy: "end the chain at a profile with keys, SSO, web identity or credential_process")
                 }
                 base = try assumeRole(
                     profile: sourceProfile, environment: environment, sts: sts, http: http, logger: logger, visited: visited + [name])
@@ -231,6 +236,10 @@ public enum CredentialChain {
         } else {
             throw CredentialError(
                 source: "profile \(name)", message: "role_arn needs source_profile or credential_source", remedy: "add one to the profile")
+        }
+        guard arn.hasPrefix("arn:"), arn.split(separator: ":", omittingEmptySubsequences: false).count >= 6 else {
+            throw CredentialError(
+                source: "profile \(name)", message: "role_arn '\(arn)' is not an ARN", remedy: "use arn:aws:iam::ACCOUNT:role/NAME")
         }
         let role = STS.Role(
             arn: arn, sessionName: settings["role_session_name"] ?? defaultSessionName(), externalId: settings["external_id"],

@@ -89,6 +89,17 @@ struct JSONCredentials: Decodable {
         message = try container.decodeIfPresent(String.self, forKey: .message)
     }
 
+    /// Where a document failed to decode, without quoting it (it may hold the secret).
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted: return "not valid JSON"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "wrong type at \(path.isEmpty ? "the top level" : path)"
+        default: return "unreadable"
+        }
+    }
+
     /// Decodes `data` into credentials attributed to `source`, or a ``CredentialError`` that says
     /// what was wrong (never quoting the document, which holds the secret).
     static func decode(_ data: Data, source: String) throws -> S3Credentials {
@@ -96,7 +107,9 @@ struct JSONCredentials: Decodable {
         do {
             document = try JSONDecoder().decode(JSONCredentials.self, from: data)
         } catch {
-            throw CredentialError(source: source, message: "the answer is not a JSON credentials document (\(data.count) bytes)")
+            throw CredentialError(
+                source: source, message: "the answer is not a JSON credentials document (\(data.count) bytes: \(Self.reason(error)))",
+                remedy: "it must be a JSON object with AccessKeyId and SecretAccessKey (and Version 1 for credential_process)")
         }
         if let code = document.code, code != "Success" {
             throw CredentialError(source: source, message: "the answer says \(code)\(document.message.map { ": \($0)" } ?? "")")

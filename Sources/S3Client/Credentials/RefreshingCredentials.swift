@@ -124,6 +124,12 @@ public final class RefreshingCredentials: Sendable {
         }
         let credentials = try await provider.fetch()
         let fetchedAt = now()
+        if let expiration = credentials.expiration, expiration <= fetchedAt {
+            throw CredentialError(
+                source: provider.source,
+                message: "the credentials it gave had already expired (at \(ISO8601DateFormatter().string(from: expiration)))",
+                remedy: "check what the source returns, and this machine's clock")
+        }
         state.withLock { state in
             state.current = credentials
             state.fetchedAt = fetchedAt

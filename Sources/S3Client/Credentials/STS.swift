@@ -28,6 +28,7 @@ struct STS: Sendable {
         var durationSeconds: Int?
     }
 
+    /// - Parameter source: the profile, for messages; a refusal also names where `credentials` came from.
     func assumeRole(_ role: Role, with credentials: S3Credentials, source: String) async throws -> S3Credentials {
         var form = [("Action", "AssumeRole"), ("Version", "2011-06-15"), ("RoleArn", role.arn), ("RoleSessionName", role.sessionName)]
         if let externalId = role.externalId { form.append(("ExternalId", externalId)) }
@@ -45,7 +46,7 @@ struct STS: Sendable {
         .sign(method: "POST", encodedPath: path, query: [], headers: headers, payload: .of(body))
         var sent = headers.filter { $0.0 != "host" }
         sent.append(("Authorization", signature.authorization))
-        return try await call(body: body, headers: sent, action: "AssumeRole", role: role.arn, source: source)
+        return try await call(body: body, headers: sent, action: "AssumeRole", role: role.arn, source: source, signer: credentials.source)
     }
 
     func assumeRoleWithWebIdentity(_ role: Role, token: String, source: String) async throws -> S3Credentials {
@@ -57,10 +58,12 @@ struct STS: Sendable {
         let body = Data(Self.formEncode(form).utf8)
         return try await call(
             body: body, headers: [("content-type", "application/x-www-form-urlencoded; charset=utf-8")], action: "AssumeRoleWithWebIdentity",
-            role: role.arn, source: source)
+            role: role.arn, source: source, signer: nil)
     }
 
-    private func call(body: Data, headers: [(String, String)], action: String, role: String, source: String) async throws -> S3Credentials {
+    private func call(
+        body: Data, headers: [(String, String)], action: String, role: String, source: String, signer: String?
+    ) async throws -> S3Credentials {
         let url = endpoint.absoluteString.hasSuffix("/") ? endpoint.absoluteString : endpoint.absoluteString + "/"
         let answer: CredentialHTTP.Answer
         do {
@@ -70,13 +73,17 @@ struct STS: Sendable {
                 source: source, message: "STS \(action) for \(role): \(error)", remedy: "check the network, or AWS_ENDPOINT_URL_STS", transient: true)
         }
         guard answer.status == 200 else {
-            let code = S3XML.text(answer.body, at: "ErrorResponse/Error/Code") ?? S3XML.error(answer.body)?.code ?? "HTTP \(answer.status)"
+            // `ErrorResponse/Error/…` from STS (`Response/Errors/Error/…` from some servers): any `Error/Code`.
+            let elements = S3XML.Reader.read(answer.body) ?? []
+            let code = elements.first { $0.path.hasSuffix("Error/Code") }?.text ?? "HTTP \(answer.status)"
             // STS's message for a bad signature quotes the canonical request — the session token
             // of the source credentials with it: only the code is kept then.
-            let said = S3XML.text(answer.body, at: "ErrorResponse/Error/Message") ?? S3XML.error(answer.body)?.message ?? ""
+            let said = elements.first { $0.path.hasSuffix("Error/Message") }?.text ?? ""
             let message = code == "SignatureDoesNotMatch" || said.contains("Canonical") || said.count > 300 ? "" : said
             throw CredentialError(
-                source: source, message: "STS \(action) for \(role) was refused: \(code)\(message.isEmpty ? "" : ": \(message)")",
+                source: source,
+                message: "STS \(action) for \(role)\(signer.map { " (signed with credentials from \($0))" } ?? "") was refused: \(code)"
+                    + (message.isEmpty ? "" : ": \(message)"),
                 remedy: Self.remedy(code: code, action: action), transient: answer.status >= 500 || code == "Throttling")
         }
         let result = "\(action)Response/\(action)Result"

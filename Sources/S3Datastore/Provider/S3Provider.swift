@@ -157,9 +157,11 @@ public struct S3Verifier: DatastoreVerifier {
     /// The bucket, its region, and where the credentials came from (never the secret): the
     /// masked key id, and when temporary ones expire.
     func details() -> [String: String] {
-        var details = ["bucket": bucket, "region": client.bucketRegion.value]
+        let address = client.configuration.address(key: "", region: client.bucketRegion.value)
+        var details = ["bucket": bucket, "region": client.bucketRegion.value, "endpoint": address.base]
         if let credentials = client.credentials.current {
-            details["credentials"] = "\(credentials.source), key \(credentials.maskedKeyId)"
+            details["credentials"] = credentials.source
+            details["credentialsKey"] = credentials.maskedKeyId
             if let expiration = credentials.expiration { details["credentialsExpire"] = ISO8601DateFormatter().string(from: expiration) }
         }
         return details

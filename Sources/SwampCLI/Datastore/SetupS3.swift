@@ -14,8 +14,11 @@ struct SetupS3: SwampCommand {
             Config fields: bucket (required), prefix, region, endpoint, forcePathStyle, pullConcurrency, \
             pushConcurrency (requests in flight, default 32 each, at most 64), requestTimeoutMs (one request, its body included; default \
             30000), minThroughputBytesPerSecond (large transfers get size/this more; default 262144), \
-            maxIndexBytes (the largest index read from the bucket; default 67108864). Without region or endpoint, \
-            AWS_REGION, AWS_ENDPOINT_URL_S3 and the profile's settings apply, else the bucket's own region is learnt from S3.
+            maxIndexBytes (the largest index read from the bucket; default 67108864), multipartThreshold (objects of this \
+            size or more go in parts and come down in ranges; default 67108864), partSize (default 8388608, at least 5 MiB). \
+            Without endpoint: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the profile's endpoint_url, else AWS. Without region: \
+            the one learnt from the bucket before, else AWS_REGION, AWS_DEFAULT_REGION or the profile's region (a wrong one is \
+            corrected from S3's answer). 'swamp datastore status' shows the endpoint and region in use.
 
             Credentials come from the AWS CLI's chain, in its order: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; \
             the profile (AWS_PROFILE, else default) with role_arn + source_profile or credential_source; web \
