@@ -107,8 +107,10 @@ struct S3RobustnessTests {
     }
 
     /// Each check on a server of its own: timing-sensitive contention checks must not share a
-    /// serialised server with the rest of the suite.
-    @Test(arguments: LockConformance.checks.map(\.name))
+    /// serialised server with the rest of the suite. One check at a time: nine servers starting
+    /// at once on two cores (each loading moto on its first request) once kept a bucket's
+    /// creation waiting past its 30 s limit.
+    @Test(.serialized, arguments: LockConformance.checks.map(\.name))
     func s3LockConforms(check name: String) async throws {
         let server = try await ScriptServer.start()
         defer { server.stop() }
