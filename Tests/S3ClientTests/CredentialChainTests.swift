@@ -166,6 +166,19 @@ import Testing
         #expect(failure(["AWS_CONFIG_FILE": config, "AWS_PROFILE": "cont"]).contains("role_arn needs source_profile"))
     }
 
+    @Test func credentialProcessOutputMustSayVersionOne() throws {
+        let keys = #""AccessKeyId": "AKIAP", "SecretAccessKey": "sekrit""#
+        #expect(try JSONCredentials.decode(Data("{\"Version\": 1, \(keys)}".utf8), source: "p", version: 1).accessKeyId == "AKIAP")
+        for document in ["{\(keys)}", "{\"Version\": 2, \(keys)}"] {
+            do {
+                _ = try JSONCredentials.decode(Data(document.utf8), source: "p", version: 1)
+                Issue.record("accepted \(document)")
+            } catch let error as CredentialError {
+                #expect(error.message.contains("Version") && !error.description.contains("sekrit"), "\(error)")
+            }
+        }
+    }
+
     @Test func plainHTTPContainerCredentialsOnlyToLoopbackAddresses() {
         for host in ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]", "169.254.170.2", "169.254.170.23", "fd00:ec2::23"] {
             #expect(ContainerCredentials.allowedPlainHosts(host), "\(host)")

@@ -102,7 +102,8 @@ struct JSONCredentials: Decodable {
 
     /// Decodes `data` into credentials attributed to `source`, or a ``CredentialError`` that says
     /// what was wrong (never quoting the document, which holds the secret).
-    static func decode(_ data: Data, source: String) throws -> S3Credentials {
+    /// - Parameter version: the `Version` the document must carry (`credential_process`: 1).
+    static func decode(_ data: Data, source: String, version: Int? = nil) throws -> S3Credentials {
         let document: JSONCredentials
         do {
             document = try JSONDecoder().decode(JSONCredentials.self, from: data)
@@ -110,6 +111,10 @@ struct JSONCredentials: Decodable {
             throw CredentialError(
                 source: source, message: "the answer is not a JSON credentials document (\(data.count) bytes: \(Self.reason(error)))",
                 remedy: "it must be a JSON object with AccessKeyId and SecretAccessKey (and Version 1 for credential_process)")
+        }
+        if let version, document.version != version {
+            throw CredentialError(
+                source: source, message: "the process printed credentials without \"Version\": \(version)", remedy: "fix the command's output")
         }
         if let code = document.code, code != "Success" {
             throw CredentialError(source: source, message: "the answer says \(code)\(document.message.map { ": \($0)" } ?? "")")

@@ -55,12 +55,7 @@ struct ProcessCredentials: CredentialProvider {
             throw CredentialError(
                 source: source, message: "'\(program)' \(how)\(last.isEmpty ? "" : ": \(last)")", remedy: "run it by hand to see why")
         }
-        let credentials = try JSONCredentials.decode(stdout, source: source)
-        guard (try? JSONDecoder().decode(JSONCredentials.self, from: stdout))?.version == 1 else {
-            throw CredentialError(
-                source: source, message: "the process printed credentials without \"Version\": 1", remedy: "fix the command's output")
-        }
-        return credentials
+        return try JSONCredentials.decode(stdout, source: source, version: 1)
     }
 
     static func readAll(_ handle: FileHandle) async -> Data {

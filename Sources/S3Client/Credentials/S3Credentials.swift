@@ -21,11 +21,6 @@ public struct S3Credentials: Sendable, Equatable, CustomStringConvertible {
         self.source = source
     }
 
-    /// The same keys, attributed to `source`.
-    func from(_ source: String) -> S3Credentials {
-        S3Credentials(accessKeyId: accessKeyId, secretAccessKey: secretAccessKey, sessionToken: sessionToken, expiration: expiration, source: source)
-    }
-
     /// `AKIA…WXYZ`: enough to tell keys apart, never enough to use one.
     public var maskedKeyId: String { accessKeyId.count > 8 ? "\(accessKeyId.prefix(4))…\(accessKeyId.suffix(4))" : "\(accessKeyId.prefix(2))…" }
 
