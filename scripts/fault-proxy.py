@@ -182,13 +182,33 @@ def main() -> None:
                     released.wait(timeout=0.05)
 
         def _forward(self, body):
-            connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+            # One connection to the server per client connection, kept open between requests (a
+            # new one per request cost the server a connection and a thread each time).
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
-            connection.request(self.command, self.path, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-            connection.close()
-            return response, data
+            while True:
+                connection, reused = getattr(self, "_upstream", None), True
+                if connection is None:
+                    connection, reused = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60), False
+                    self._upstream = connection
+                try:
+                    connection.request(self.command, self.path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    data = response.read()
+                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                    connection.close()
+                    self._upstream = None
+                    if reused:
+                        continue  # closed while idle: once more on a new connection
+                    raise
+                if response.will_close:
+                    connection.close()
+                    self._upstream = None
+                return response, data
+
+        def finish(self):
+            super().finish()
+            if getattr(self, "_upstream", None) is not None:
+                self._upstream.close()
 
         def _respond(self, response, data, rule):
             action = rule.get("action") if rule else None

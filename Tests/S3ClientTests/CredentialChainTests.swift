@@ -166,6 +166,29 @@ import Testing
         #expect(failure(["AWS_CONFIG_FILE": config, "AWS_PROFILE": "cont"]).contains("role_arn needs source_profile"))
     }
 
+    /// `/dev/null` (how scripts and benchmarks turn the files off) and pipes have no size:
+    /// they read as empty or as their text, never as "cannot read".
+    @Test func filesWithoutASizeAreRead() throws {
+        let empty = try AWSEnvironment(variables: ["AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"])
+        #expect(empty.profiles.isEmpty)
+        #expect(
+            try source([
+                "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_ACCESS_KEY_ID": "AKIAE",
+                "AWS_SECRET_ACCESS_KEY": "s",
+            ]) == "environment")
+        let fifo = "\(home)/config-fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let writer = Thread {
+            if let handle = FileHandle(forWritingAtPath: fifo) {
+                handle.write(Data("[profile piped]\nregion = eu-north-1\n".utf8))
+                try? handle.close()
+            }
+        }
+        writer.start()
+        let piped = try AWSEnvironment(variables: ["AWS_CONFIG_FILE": fifo, "AWS_PROFILE": "piped"])
+        #expect(piped.region == "eu-north-1")
+    }
+
     @Test func credentialProcessOutputMustSayVersionOne() throws {
         let keys = #""AccessKeyId": "AKIAP", "SecretAccessKey": "sekrit""#
         #expect(try JSONCredentials.decode(Data("{\"Version\": 1, \(keys)}".utf8), source: "p", version: 1).accessKeyId == "AKIAP")

@@ -103,6 +103,19 @@ public struct AWSEnvironment: Sendable {
         return path
     }
 
+    /// A file's bytes, read to its end: also `/dev/null` (empty, as users point `AWS_CONFIG_FILE`
+    /// at it), pipes and other files with no size (`FileManager.contents(atPath:)` gives nil for
+    /// those); nil when it cannot be opened or read.
+    static func contents(of path: String) -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        do {
+            return try handle.readToEnd() ?? Data()
+        } catch {
+            return nil
+        }
+    }
+
     static func suffix(of name: String, after word: String) -> String? {
         guard name.hasPrefix(word + " ") || name.hasPrefix(word + "\t") else { return nil }
         let rest = name.dropFirst(word.count).trimmingCharacters(in: .whitespaces)
@@ -113,7 +126,7 @@ public struct AWSEnvironment: Sendable {
     /// comment or a continuation is an error naming the file and line, as in the AWS CLI.
     static func read(_ path: String) throws -> [String: [String: String]] {
         guard FileManager.default.fileExists(atPath: path) else { return [:] }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = contents(of: path), let text = String(data: data, encoding: .utf8) else {
             throw CredentialError(source: path, message: "cannot read \(path)", remedy: "check the file's permissions and that it is UTF-8 text")
         }
         do {

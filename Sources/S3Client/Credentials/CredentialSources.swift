@@ -153,7 +153,7 @@ struct ContainerCredentials: CredentialProvider {
     func fetch() async throws -> S3Credentials {
         var headers: [(String, String)] = [("Accept", "application/json")]
         if let tokenFile {
-            guard let data = FileManager.default.contents(atPath: tokenFile) else {
+            guard let data = AWSEnvironment.contents(of: tokenFile) else {
                 throw CredentialError(source: source, message: "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(tokenFile)")
             }
             headers.append(("Authorization", String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -225,7 +225,7 @@ struct WebIdentityCredentials: CredentialProvider {
     var source: String { "web identity (\(origin))" }
 
     func fetch() async throws -> S3Credentials {
-        guard let data = FileManager.default.contents(atPath: tokenFile) else {
+        guard let data = AWSEnvironment.contents(of: tokenFile) else {
             throw CredentialError(
                 source: source, message: "cannot read the token file \(tokenFile)", remedy: "check that the identity provider wrote it")
         }
@@ -301,7 +301,7 @@ struct SSOCredentials: CredentialProvider {
     func fetch() async throws -> S3Credentials {
         let name = SigV4Signer.hex(Insecure.SHA1.hash(data: Data(cacheKey.utf8))) + ".json"
         let path = "\(cacheDirectory)/\(name)"
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = AWSEnvironment.contents(of: path) else {
             throw CredentialError(source: source, message: "no SSO login is cached (\(path))", remedy: login)
         }
         // `2026-11-27T12:00:00Z`, or the older `2026-11-27T12:00:00UTC`.
