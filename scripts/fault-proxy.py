@@ -45,6 +45,7 @@ import http.client
 import json
 import os
 import re
+import select
 import signal
 import threading
 import time
@@ -184,26 +185,28 @@ def main() -> None:
         def _forward(self, body):
             # One connection to the server per client connection, kept open between requests (a
             # new one per request cost the server a connection and a thread each time).
+            # A request is never sent twice: a kept connection the server has closed (readable
+            # while idle) is replaced before use, and a failure after sending is the client's.
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
-            while True:
-                connection, reused = getattr(self, "_upstream", None), True
-                if connection is None:
-                    connection, reused = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60), False
-                    self._upstream = connection
-                try:
-                    connection.request(self.command, self.path, body=body, headers=headers)
-                    response = connection.getresponse()
-                    data = response.read()
-                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                    connection.close()
-                    self._upstream = None
-                    if reused:
-                        continue  # closed while idle: once more on a new connection
-                    raise
-                if response.will_close:
-                    connection.close()
-                    self._upstream = None
-                return response, data
+            connection = getattr(self, "_upstream", None)
+            if connection is not None and (connection.sock is None or select.select([connection.sock], [], [], 0)[0]):
+                connection.close()
+                connection = None
+            if connection is None:
+                connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+            self._upstream = connection
+            try:
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except Exception:
+                connection.close()
+                self._upstream = None
+                raise
+            if response.will_close:
+                connection.close()
+                self._upstream = None
+            return response, data
 
         def finish(self):
             super().finish()

@@ -132,6 +132,9 @@ class WSGIHandler(BaseHTTPRequestHandler):
             environ[key] = value
         if url.scheme and url.netloc:
             environ["HTTP_HOST"] = url.netloc
+        # The body was de-chunked above: with the header left in, werkzeug would read the length
+        # as unknown and hand moto an empty body (a chunked PUT stored an empty object).
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
         answer = {}
 
         def start_response(status, headers, exc_info=None):
@@ -373,13 +376,16 @@ def main() -> None:
         key = bucket.keys.get(key_name) if bucket is not None and key_name else None
         if key is None or not isinstance(key, FakeKey) or key.storage_class in ARCHIVE_STORAGE_CLASSES:
             return None
+        if bucket.policy or bucket.logging:
+            return None  # moto checks the policy and logs the access, even without --auth
         headers = {}
         if key.version_id != "null":
             headers["x-amz-version-id"] = key.version_id
         headers.update(key.response_dict)
         if environ.get("HTTP_IF_NONE_MATCH") in (key.etag, key.etag.strip('"')):
             status, body = "304 Not Modified", b""
-            headers = {name: value for name, value in headers.items() if not name.lower().startswith("content-")}
+            # As moto answered through werkzeug: no content-* headers, and no Last-Modified.
+            headers = {name: value for name, value in headers.items() if not name.lower().startswith("content-") and name.lower() != "last-modified"}
         else:
             status, body = "200 OK", key.value
             headers.update(key.metadata)
