@@ -42,11 +42,15 @@ struct S3Bucket {
             credentials: S3TestServer.credentials)
     }
 
-    /// A cache (one user's machine) on this bucket.
+    /// A cache (one user's machine) on this bucket. Its requests may take up to 20 s: these
+    /// caches run in the parallel pass, where one GET of hundreds once waited past 5 s on two
+    /// loaded cores (timeouts are not retried). The fault tests keep 5 s (``settings()``).
     func cache(_ label: String, hydration: HydrationStrategy = .full, dirtyLimit: Int? = nil) throws -> Cache {
         let root = "\(directory.path)/\(label)"
+        var settings = try settings()
+        settings.requestTimeoutMs = 20_000
         let provider = S3Provider(
-            settings: try settings(), credentials: S3TestServer.credentials, cacheRoot: root, hydration: hydration, logger: .init(label: "test"))
+            settings: settings, credentials: S3TestServer.credentials, cacheRoot: root, hydration: hydration, logger: .init(label: "test"))
         return try Cache(root: root, provider: provider, dirtyLimit: dirtyLimit)
     }
 }
