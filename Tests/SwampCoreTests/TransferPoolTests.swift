@@ -96,3 +96,50 @@ actor InFlight {
     }
     func leave() { current -= 1 }
 }
+
+@Suite struct WriteBarrierTests {
+    /// Forty partitions finishing at once share flushes: each caller returns only after a flush
+    /// that started after it asked, and far fewer flushes run than callers asked.
+    @Test func concurrentCallersShareFlushes() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-barrier-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try AtomicFile.makeDirectories(root)
+        let barrier = WriteBarrier(root: root)
+        try #require(!barrier.flushesFileByFile, "syncfs is available on Linux")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    let staged = try AtomicFile.stage(Data("file \(index)".utf8), for: "\(root)/p\(index)/raw")
+                    try await barrier.flush([staged])
+                    try AtomicFile.place(staged, at: "\(root)/p\(index)/raw")
+                }
+            }
+            try await group.waitForAll()
+        }
+        for index in 0..<40 {
+            #expect(try String(contentsOfFile: "\(root)/p\(index)/raw", encoding: .utf8) == "file \(index)")
+            let names = try FileManager.default.contentsOfDirectory(atPath: "\(root)/p\(index)")
+            #expect(names == ["raw"], "no temporary file is left: \(names)")
+        }
+        #expect(barrier.flushes >= 1)
+        #expect(barrier.flushes < 20, "40 callers shared \(barrier.flushes) flushes")
+        // Nothing to flush costs nothing.
+        let before = barrier.flushes
+        try await barrier.flush([])
+        #expect(barrier.flushes == before)
+    }
+
+    /// Without a directory to flush (here: it does not exist), each file is fsynced by itself,
+    /// and a file that is not there is an error naming it.
+    @Test func withoutTheFileSystemEachFileIsSyncedAlone() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-barrier-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let barrier = WriteBarrier(root: "\(root)/missing")
+        #expect(barrier.flushesFileByFile)
+        let staged = try AtomicFile.stage(Data("x".utf8), for: "\(root)/a/raw")
+        try await barrier.flush([staged])
+        #expect(barrier.flushes == 0)
+        let error = await #expect(throws: FileSystemError.self) { try await barrier.flush(["\(root)/a/gone"]) }
+        #expect(error?.path == "\(root)/a/gone")
+    }
+}
