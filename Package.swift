@@ -27,13 +27,11 @@ let package = Package(
     targets: [
         // What a backend implements and what the orchestration calls: no files, HTTP or SQLite here.
         .target(name: "SwampContracts", swiftSettings: strict),
-        // System calls Swift does not import by itself (syncfs).
-        .target(name: "CSwampSystem"),
         // Plumbing every layer shares, without GRDB or Yams: atomic files, hashing, lock waiting,
         // bounded concurrency, the cache layout, crash points for tests.
         .target(
             name: "SwampSupport",
-            dependencies: ["SwampContracts", "CSwampSystem", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SwampContracts", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // Repository, catalog, locks, orchestration, filesystem datastore, configuration.

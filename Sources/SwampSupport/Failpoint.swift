@@ -11,7 +11,6 @@ import Foundation
 /// | name | where |
 /// |---|---|
 /// | `data.after-metadata` | a new version's `metadata.yaml` is written, its `raw` is not |
-/// | `pull.after-stage` | a pull's downloads of a partition are in temporary files, not yet durable or in place |
 /// | `push.after-commit` | a push's index commit is written, the cache has not recorded it |
 /// | `renumber.after-raw` | a renumbering linked the new `raw`, its metadata is not written |
 public enum Failpoint {

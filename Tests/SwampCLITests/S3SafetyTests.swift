@@ -295,41 +295,6 @@ struct S3SafetyTests {
         _ = try await team.verifyConsistency()
     }
 
-    /// B dies after its pull wrote A's versions to temporary files, before they were made
-    /// durable and renamed into place: none of them is visible or recorded, B's next pull
-    /// brings every one, byte for byte, and B can run the model on top of them.
-    @Test func aPullKilledBeforeItsFilesArePlacedLeavesNothingHalfPulled() async throws {
-        let team = S3Team()
-        defer { team.remove() }
-        let (a, b) = try await team.start(models: ["m"])
-        for _ in 0..<3 { #expect(try await a.run(["model", "method", "run", "m", "execute"]).status == 0) }
-        var expected: [Int: Data] = [:]
-        for version in 1...3 {
-            let bytes = try #require(try await a.content("m", version: version))
-            expected[version] = bytes
-        }
-
-        let crashed = try await b.run(["datastore", "sync", "--pull"], environment: ["SWAMP_FAILPOINT": "pull.after-stage"])
-        #expect(crashed.status == 9, "\(crashed.stderr)")
-        let cache = try #require(try await b.run(["datastore", "status", "--json"]).json()["path"] as? String)
-        let files = try FileManager.default.subpathsOfDirectory(atPath: "\(cache)/data").filter {
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: "\(cache)/data/\($0)", isDirectory: &isDirectory) && !isDirectory.boolValue
-        }
-        let names = files.map { ($0 as NSString).lastPathComponent }
-        #expect(names.contains { AtomicFile.isTemporaryName($0) }, "the pull staged its downloads before it died: \(files)")
-        #expect(!names.contains("raw") && !names.contains("metadata.yaml"), "nothing is in place before it is durable: \(files)")
-        #expect(try await b.versions("m") == [], "no version is half-pulled")
-
-        let pull = try await b.run(["datastore", "sync", "--pull"])
-        #expect(pull.status == 0, "\(pull.stderr)")
-        #expect(try await b.versions("m") == [1, 2, 3])
-        for (version, bytes) in expected { #expect(try await b.content("m", version: version) == bytes, "v\(version)") }
-        #expect(try await b.run(["model", "method", "run", "m", "execute"]).status == 0)
-        #expect(try await b.versions("m") == [1, 2, 3, 4])
-        _ = try await team.verifyConsistency()
-    }
-
     /// verify names a dangling entry and an orphan; repair --dry-run changes nothing; repair
     /// fixes both; a second verify is clean and pulls work.
     @Test func verifyNamesAndRepairFixesADanglingEntryAndAnOrphan() async throws {

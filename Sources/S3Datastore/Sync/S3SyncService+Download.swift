@@ -8,29 +8,13 @@ import Synchronization
 /// Downloading one object — for a pull, or on first read in a lazy cache (hydration, with a
 /// collected version said as such): bounded by its indexed size, verified before it is written.
 extension S3SyncService {
-    /// Downloads one object, checks it against the index hash, and writes it atomically and
-    /// durably (`fsync`, then rename). Objects of ``streamingBytes`` or more stream to disk; from
-    /// the multipart threshold on, in ranges side by side in `window` (a window of their own for
-    /// a hydration).
+    /// Downloads one object, checks it against the index hash, and writes it atomically. Objects
+    /// of ``streamingBytes`` or more stream to disk; from the multipart threshold on, in ranges
+    /// side by side in `window` (a window of their own for a hydration).
     func download(_ path: String, expected: IndexEntry, transfers: Transfers? = nil) async throws -> SyncSidecar.FileRecord {
-        let fetched = try await fetch(path, expected: expected, transfers: transfers, staging: nil)
-        if let temporary = fetched.temporary {
-            try WriteBarrier.fsyncEach([temporary])
-            try AtomicFile.place(temporary, at: cache.absolute(path))
-        }
-        guard let local = LocalFile.stat(cache.absolute(path)) else { throw FileSystemError("stat", path: cache.absolute(path), errno: ENOENT) }
-        return SyncSidecar.FileRecord(local, sha256: fetched.sha256)
-    }
-
-    /// Downloads one object and checks it against the index hash. A small object is written to
-    /// a temporary file beside its destination, not yet durable nor in place, and registered
-    /// in `staging` (when given) so that it is removed if the operation fails; a streamed one is
-    /// in place, durably, when this returns. Nothing that does not match is ever written.
-    func fetch(_ path: String, expected: IndexEntry, transfers: Transfers?, staging: StagedFiles?) async throws -> Fetched {
         let absolute = cache.absolute(path)
         let key = remote.objectKey(path)
         let sha: String?
-        var temporary: String?
         do {
             if expected.size >= Self.streamingBytes {
                 sha = try await downloadFile(
@@ -42,11 +26,7 @@ extension S3SyncService {
                 case .found(let response):
                     // The same hash means the same bytes, and so the same size.
                     let found = ContentHash.sha256(response.body)
-                    if found == expected.sha256 {
-                        let staged = try AtomicFile.stage(response.body, for: absolute)
-                        staging?.add(staged)
-                        temporary = staged
-                    }
+                    if found == expected.sha256 { try AtomicFile.write(response.body, to: absolute) }
                     sha = found
                 case .notModified, .notFound: sha = nil
                 }
@@ -70,7 +50,8 @@ extension S3SyncService {
                 "the remote object '\(path)' does not match the index (sha256 \(sha.prefix(12))… ≠ \(expected.sha256.prefix(12))…); nothing was written"
             )
         }
-        return Fetched(path: path, temporary: temporary, sha256: sha)
+        guard let local = LocalFile.stat(absolute) else { throw FileSystemError("stat", path: absolute, errno: ENOENT) }
+        return SyncSidecar.FileRecord(local, sha256: sha)
     }
 
     public func hydrateFile(_ relPath: String) async throws -> Bool {
@@ -101,31 +82,5 @@ extension S3SyncService {
     func freshEntry(_ relPath: String, in partition: PartitionID) async throws -> IndexEntry? {
         guard case .found(let response) = try await client.get(remote.partitionKey(partition)) else { return nil }
         return try PartitionIndex.decode(response.body, expected: partition).entries[relPath]
-    }
-}
-
-/// One downloaded, verified object: in place already, or in a temporary file to be made
-/// durable (with others, by a ``WriteBarrier``) and then renamed into place.
-struct Fetched: Sendable {
-    let path: String
-    let temporary: String?
-    let sha256: String
-}
-
-/// The temporary files an operation has staged and not yet placed: removed if it fails.
-final class StagedFiles: Sendable {
-    private let files = Mutex<Set<String>>([])
-
-    func add(_ temporary: String) { files.withLock { _ = $0.insert(temporary) } }
-
-    /// Forgets files that were placed.
-    func placed(_ temporaries: [String]) { files.withLock { $0.subtract(temporaries) } }
-
-    /// Removes every file still staged.
-    func discard() {
-        for file in files.withLock({ files in
-            defer { files = [] }
-            return files
-        }) { unlink(file) }
     }
 }

@@ -198,23 +198,14 @@ extension S3SyncService {
         }
         for path in plan.forgotten { files[path] = nil }
         for unit in plan.lazyDirectories.sorted() { try AtomicFile.makeDirectories(cache.absolute(unit)) }
-        let staging = StagedFiles()
-        let results: [(String, SyncSidecar.FileRecord?)]
-        do {
-            let fetched = try await transfer(plan.downloads, in: transfers, sizes: plan.downloads.map(\.entry.size)) {
-                item -> (String, Fetched?) in
-                do {
-                    return (item.path, try await self.fetch(item.path, expected: item.entry, transfers: transfers, staging: staging))
-                } catch let error as S3SyncError where error.code == .objectMissing || error.code == .hashMismatch {
-                    self.logger.warning(
-                        "skipped an index entry that cannot be read", metadata: ["path": "\(item.path)", "reason": "\(error.message)"])
-                    return (item.path, nil)
-                }
+        let results = try await transfer(plan.downloads, in: transfers, sizes: plan.downloads.map(\.entry.size)) {
+            item -> (String, SyncSidecar.FileRecord?) in
+            do {
+                return (item.path, try await self.download(item.path, expected: item.entry, transfers: transfers))
+            } catch let error as S3SyncError where error.code == .objectMissing || error.code == .hashMismatch {
+                self.logger.warning("skipped an index entry that cannot be read", metadata: ["path": "\(item.path)", "reason": "\(error.message)"])
+                return (item.path, nil)
             }
-            results = try await place(fetched, barrier: transfers.barrier, staging: staging)
-        } catch {
-            staging.discard()
-            throw error
         }
         var skipped: [String] = []
         for (path, record) in results {
@@ -226,31 +217,6 @@ extension S3SyncService {
         try deriveLatest(from: index)
         count(pulled: results.count - skipped.count, deleted: plan.removals.count, skipped: skipped.count)
         return PartitionPull(pulled: results.count - skipped.count, seq: index.seq, neededSkipped: Self.latestVersionFiles(skipped, in: index))
-    }
-
-    /// Makes the partition's staged downloads durable together (one file-system flush, shared
-    /// with other partitions finishing at the same time), then renames each into place and
-    /// records it: a file is never in place before its bytes are on disk.
-    func place(_ fetched: [(String, Fetched?)], barrier: WriteBarrier, staging: StagedFiles) async throws -> [(String, SyncSidecar.FileRecord?)] {
-        let staged = fetched.compactMap { $0.1?.temporary }
-        if !staged.isEmpty { Failpoint.hit("pull.after-stage") }
-        try await barrier.flush(staged)
-        var results: [(String, SyncSidecar.FileRecord?)] = []
-        results.reserveCapacity(fetched.count)
-        for (path, item) in fetched {
-            guard let item else {
-                results.append((path, nil))
-                continue
-            }
-            let absolute = cache.absolute(path)
-            if let temporary = item.temporary {
-                try AtomicFile.place(temporary, at: absolute)
-                staging.placed([temporary])
-            }
-            guard let local = LocalFile.stat(absolute) else { throw FileSystemError("stat", path: absolute, errno: ENOENT) }
-            results.append((path, SyncSidecar.FileRecord(local, sha256: item.sha256)))
-        }
-        return results
     }
 
     /// The paths among `paths` that are files of their data item's highest live version.

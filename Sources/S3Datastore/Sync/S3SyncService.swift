@@ -68,8 +68,7 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
         let window = TransferWindow(width: width)
         return Transfers(
             window: window, parts: TransferWindow(width: min(width, Transfers.partsInFlight), within: window),
-            progress: phase.flatMap { phase in progressHandler.withLock { $0 }.map { ProgressTally(phase: phase, report: $0) } },
-            barrier: WriteBarrier(root: cache.root))
+            progress: phase.flatMap { phase in progressHandler.withLock { $0 }.map { ProgressTally(phase: phase, report: $0) } })
     }
 
     /// Runs `body` over `items` in the operation's window, reporting progress as each completes.
@@ -164,8 +163,6 @@ struct Transfers: Sendable {
     /// The parts and ranges of large objects (inside ``window``).
     let parts: TransferWindow
     let progress: ProgressTally?
-    /// Makes the operation's downloaded files durable, many at once, before they are placed.
-    let barrier: WriteBarrier
 
     /// Parts of large objects in flight at once, all objects together. Each costs memory beyond
     /// its chunks (about 3 MiB measured with a server slower than the client): eight parts of

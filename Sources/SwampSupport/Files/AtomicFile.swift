@@ -122,11 +122,11 @@ public enum AtomicFile {
         return temporary
     }
 
-    /// Makes a temporary file durable (unless not `durable`) and closes it; on `failure` (or a failed `fsync`) removes
+    /// Makes a temporary file durable and closes it; on `failure` (or a failed `fsync`) removes
     /// it and throws.
-    private static func finish(_ temporary: String, fd: Int32, failure: Int32, operation: String, path: String, durable: Bool = true) throws {
+    private static func finish(_ temporary: String, fd: Int32, failure: Int32, operation: String, path: String) throws {
         var failure = failure
-        if failure == 0, durable, fsync(fd) != 0 { failure = errno }
+        if failure == 0, fsync(fd) != 0 { failure = errno }
         close(fd)
         if failure != 0 {
             unlink(temporary)
@@ -202,37 +202,8 @@ public enum AtomicFile {
         }
     }
 
-    /// Writes `data` into a new temporary file beside `path` (creating directories), not yet
-    /// durable and not yet in place; returns its path. A ``WriteBarrier`` makes a batch of these
-    /// durable at once, then ``place(_:at:)`` puts each where it belongs. Until then no reader
-    /// sees it (walks skip temporary names).
-    public static func stage(_ data: Data, for path: String) throws -> String {
-        let directory = (path as NSString).deletingLastPathComponent
-        var attempt = 0
-        while true {
-            attempt += 1
-            try makeDirectories(directory)
-            do {
-                return try writeTemporary(data, nextTo: path, durable: false)
-            } catch let error as FileSystemError where error.errno == ENOENT && attempt < 4 {
-                // A directory removed by someone else between its creation and the write.
-            }
-        }
-    }
-
-    /// Renames a staged temporary file (made durable by a ``WriteBarrier``) to `path`; on
-    /// failure removes it and throws.
-    public static func place(_ temporary: String, at path: String) throws {
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw FileSystemError("rename into place", path: path, errno: code)
-        }
-    }
-
-    /// Writes `data` into a new uniquely named temporary file beside `path` and returns its path;
-    /// `fsync`ed unless `durable` is false.
-    static func writeTemporary(_ data: Data, nextTo path: String, durable: Bool = true) throws -> String {
+    /// Writes `data` into a new uniquely named temporary file beside `path` and returns its path.
+    static func writeTemporary(_ data: Data, nextTo path: String) throws -> String {
         let temporary = temporaryPath(nextTo: path)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystemError("create temporary file for", path: path, errno: errno) }
@@ -249,7 +220,7 @@ public enum AtomicFile {
                 offset += written
             }
         }
-        try finish(temporary, fd: fd, failure: failure, operation: "write", path: path, durable: durable)
+        try finish(temporary, fd: fd, failure: failure, operation: "write", path: path)
         return temporary
     }
 
