@@ -8,6 +8,10 @@ Scenarios (medians of --runs; each run on a fresh bucket):
   1 x 1 GiB   push: `swamp datastore setup s3` of a filesystem datastore holding one 1 GiB version
               (it copies the file into the cache, then pushes it: multipart, 8 MiB parts)
               against `aws s3 cp FILE s3://…`;
+              push from the cache: `swamp datastore sync --push` of a new 1 GiB version a model
+              run wrote into the cache and could not push (its multipart uploads refused by
+              scripts/fault-proxy.py), against the same `aws s3 cp`: swamp's push proper, with
+              no copy into the cache;
               pull: a teammate's `swamp datastore sync --pull` (ranged GETs) against
               `aws s3 cp s3://… FILE`.
   100 x 10 MiB the same with 100 models of one 10 MiB version each, against `aws s3 sync`.
@@ -22,7 +26,35 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class RefusingProxy:
+    """scripts/fault-proxy.py in front of the server, refusing multipart uploads when asked."""
+
+    def __init__(self, upstream, scratch):
+        info = os.path.join(scratch, "proxy.info")
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "fault-proxy.py"), "--upstream", upstream, "--info-file", info],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            if os.path.exists(info):
+                break
+            time.sleep(0.05)
+        self.endpoint = f"http://127.0.0.1:{open(info).read().split('=')[1].strip()}"
+
+    def refuse_uploads(self, refuse):
+        rules = [{"method": "POST", "path": r"\?uploads", "count": -1, "action": "error", "status": 403, "code": "AccessDenied"}] if refuse else []
+        request = urllib.request.Request(f"{self.endpoint}/__proxy/rules", data=json.dumps(rules).encode(), method="POST")
+        urllib.request.urlopen(request).read()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
 
 
 def timed(command, env, cwd=None, stdout=subprocess.DEVNULL):
@@ -63,8 +95,26 @@ def main():
         run(aws + ["s3", "mb", f"s3://{name}"])
         return name
 
-    def config(name):
-        return json.dumps({"bucket": name, "endpoint": args.endpoint, "forcePathStyle": True})
+    def config(name, endpoint=None):
+        return json.dumps({"bucket": name, "endpoint": endpoint or args.endpoint, "forcePathStyle": True})
+
+    proxy = RefusingProxy(args.endpoint, work)
+
+    def push_from_cache(repo, name):
+        """A model run writes a new version into the cache and cannot push it (its multipart
+        upload refused by the proxy); then the timed `datastore sync --push`, straight to the server."""
+        proxy.refuse_uploads(True)
+        failed = run([swamp, "model", "method", "run", "big", "execute", "--datastore", "s3:" + config(name, proxy.endpoint)],
+                     cwd=repo, check=False)
+        proxy.refuse_uploads(False)
+        if failed.returncode == 0:
+            sys.exit("the model run's push was not refused: nothing is left to push")
+        with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
+            sample = timed([swamp, "datastore", "sync", "--push", "--json"], env, cwd=repo, stdout=open(out.name, "w"))
+            pushed = json.load(open(out.name)).get("pushed", 0)
+        if pushed < 1:
+            sys.exit(f"datastore sync --push pushed nothing ({pushed})")
+        return sample
 
     def local_repo(path, files):
         """A repository on the filesystem datastore: one model per (name, file), each run once."""
@@ -118,6 +168,8 @@ def main():
          lambda b, d: ["s3", "sync", "--quiet", f"s3://{b}/small", d]),
     ]:
         samples = {"swamp push": [], "aws push": [], "swamp pull": [], "aws pull": []}
+        if repo.endswith("repo-big"):
+            samples["swamp push from the cache"] = []
         for index in range(args.runs):
             name = bucket()
             pusher = f"{work}/push-{uuid.uuid4().hex[:8]}"
@@ -127,6 +179,8 @@ def main():
             clone(pusher, puller)
             # A teammate: another machine's home, so another cache.
             samples["swamp pull"].append(timed([swamp, "datastore", "sync", "--pull"], dict(env, SWAMP_HOME=f"{work}/home-pull"), cwd=puller))
+            if "swamp push from the cache" in samples:
+                samples["swamp push from the cache"].append(push_from_cache(pusher, name))
             other = bucket()
             samples["aws push"].append(timed(aws + aws_up(other), env))
             target = tempfile.mkdtemp(dir=work)
@@ -145,9 +199,11 @@ def main():
     print("| transfer | swamp s | aws-cli s | time ratio | swamp peak MiB | aws-cli peak MiB | memory ratio |")
     print("|---|---|---|---|---|---|---|")
     for label, samples in rows:
-        for direction in ("push", "pull"):
+        for direction in ("push", "push from the cache", "pull"):
+            if f"swamp {direction}" not in samples:
+                continue
             ours = samples[f"swamp {direction}"]
-            theirs = samples[f"aws {direction}"]
+            theirs = samples[f"aws {direction.split()[0]}"]
             t_ours, t_theirs = statistics.median(s for s, _ in ours), statistics.median(s for s, _ in theirs)
             m_ours, m_theirs = max(m for _, m in ours) / 1024, max(m for _, m in theirs) / 1024
             print(f"| {label} {direction} | {t_ours:.2f} | {t_theirs:.2f} | {t_ours / t_theirs:.2f}× | {m_ours:.0f} | {m_theirs:.0f} | "
@@ -155,6 +211,7 @@ def main():
 
     print()
     print("\n".join(flow_table))
+    proxy.stop()
     shutil.rmtree(work, ignore_errors=True)
     if not same:
         sys.exit(1)
