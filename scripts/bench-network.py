@@ -16,6 +16,7 @@ Scenarios, each timed `--runs` times (medians and min–max reported):
   tool brings its up-to-date copy in line;
 - no-op pull: nothing changed;
 - model run: `swamp model method run` on a model nobody changed (swamp only).
+"CPU s" is the tool's own user and system time (median; the proxy and the server not counted).
 Requests are counted by the proxy; "critical path" is the longest chain of requests each
 started after the one before it was answered (requests in flight together count once).
 Prints Markdown tables on stdout; progress on stderr.
@@ -23,6 +24,7 @@ Prints Markdown tables on stdout; progress on stderr.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -168,21 +170,28 @@ class Bench:
 
     def timed(self, argv, env=None):
         self.proxy.clear()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
         self.run(argv, env)
         elapsed = time.monotonic() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # The tool's own CPU time, user and system (the proxy and the server are not counted).
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
         seen = self.proxy.log()
-        return elapsed, len(seen), critical_path(seen), sorted({r["connection"] for r in seen})
+        return elapsed, len(seen), critical_path(seen), sorted({r["connection"] for r in seen}), cpu
 
     def timed_swamp(self, user, *argv, binary=None):
         env = {"SWAMP_HOME": os.path.join(self.scratch, f"{user}-home"), "SWAMP_DATASTORE": "s3:" + self.config(self.proxy.endpoint)}
         return self.timed([binary or self.args.swamp, *argv, "--repo-dir", os.path.join(self.scratch, user)], env)
 
-    def swamps(self):
-        """(label, binary, user) of each swamp measured."""
-        yield "swamp", self.args.swamp, "b"
+    def swamps(self, run=0):
+        """(label, binary, user) of each swamp measured; with a baseline, the two take turns
+        going first (the second's model run finds the first's commit in meta.json and pays a
+        conditional write refused and a read more)."""
+        measured = [("swamp", self.args.swamp, "b")]
         if self.args.baseline:
-            yield "swamp (baseline)", self.args.baseline, "c"
+            measured.append(("swamp (baseline)", self.args.baseline, "c"))
+        return measured if run % 2 == 0 else measured[::-1]
 
     def measure(self, delay):
         self.proxy.delay(delay)
@@ -194,7 +203,7 @@ class Bench:
         for run in range(self.args.runs):
             log(f"  delay {delay} ms, run {run + 1}/{self.args.runs}")
             # Cold pulls.
-            for label, binary, user in self.swamps():
+            for label, binary, user in self.swamps(run):
                 self.clone(user)
                 record("cold pull", label, self.timed_swamp(user, "datastore", "sync", "--pull", binary=binary))
             for tool, command in (("rclone", self.rclone), ("aws-cli", self.aws)):
@@ -203,18 +212,19 @@ class Bench:
                 record("cold pull", tool, self.timed(command(directory)))
             # One model changed by a teammate.
             self.teammate_changes_one_model()
-            for label, binary, user in self.swamps():
+            for label, binary, user in self.swamps(run):
                 record("one model changed", label, self.timed_swamp(user, "datastore", "sync", "--pull", binary=binary))
             for tool, command in (("rclone", self.rclone), ("aws-cli", self.aws)):
                 record("one model changed", tool, self.timed(command(os.path.join(self.scratch, f"{tool}-dir"))))
             # Nothing changed.
-            for label, binary, user in self.swamps():
+            for label, binary, user in self.swamps(run):
                 record("no-op pull", label, self.timed_swamp(user, "datastore", "sync", "--pull", binary=binary))
             for tool, command in (("rclone", self.rclone), ("aws-cli", self.aws)):
                 record("no-op pull", tool, self.timed(command(os.path.join(self.scratch, f"{tool}-dir"))))
             # A model run on a model nobody changed (B's cache is up to date with it).
             # Each swamp runs a model of its own, so that neither pulls the other's new version.
-            for index, (label, binary, user) in enumerate(self.swamps()):
+            for label, binary, user in self.swamps(run):
+                index = 0 if user == "b" else 1
                 record("model run (unchanged model)", label,
                        self.timed_swamp(user, "model", "method", "run", f"m{self.args.models - 1 - index}", "execute", binary=binary))
         return results
@@ -254,8 +264,8 @@ def main():
         for delay in [int(d) for d in args.delays.split(",")]:
             results = bench.measure(delay)
             print(f"### {delay} ms added to every request\n")
-            print("| scenario | tool | median s | range s | requests | critical path | connections | × rclone | × baseline |")
-            print("|---|---|---|---|---|---|---|---|---|")
+            print("| scenario | tool | median s | range s | CPU s | requests | critical path | connections | × rclone | × baseline |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
             for scenario in ("cold pull", "one model changed", "no-op pull", "model run (unchanged model)"):
                 base = results.get((scenario, "rclone"))
                 base_median = median([s[0] for s in base]) if base else None
@@ -272,7 +282,8 @@ def main():
                     ratio = f"{median(times) / base_median:.2f}" if base_median else "–"
                     against_old = f"{median(times) / old_median:.2f}" if old_median and tool == "swamp" else "–"
                     span = lambda values: str(values[0]) if len(values) == 1 else f"{values[0]}–{values[-1]}"
-                    print(f"| {scenario} | {tool} | {median(times):.3f} | {min(times):.3f}–{max(times):.3f} | {span(requests)} | "
+                    cpu = median([s[4] for s in samples])
+                    print(f"| {scenario} | {tool} | {median(times):.3f} | {min(times):.3f}–{max(times):.3f} | {cpu:.2f} | {span(requests)} | "
                           f"{span(paths)} | {span(connections)} | {ratio} | {against_old} |")
             print()
             sys.stdout.flush()
