@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 
@@ -106,4 +107,61 @@ import Testing
         #expect(SigV4Signer.encode("data/x y/1/raw", keepSlash: true) == "data/x%20y/1/raw")
         #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 1_440_938_160)) == "20150830T123600Z")
     }
+
+    /// The date is UTC, whole seconds (a fraction is dropped), four-digit years and padded fields.
+    @Test func amzDateIsUTCInWholeSeconds() {
+        #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 0)) == "19700101T000000Z")
+        #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 951_782_399.999)) == "20000228T235959Z")
+        #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 951_782_400)) == "20000229T000000Z")
+        #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 1_798_761_599)) == "20261231T235959Z")
+        #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 4_102_444_800)) == "21000101T000000Z")
+    }
+
+    /// Values with nothing to trim are kept as they are; the others lose edge blanks and runs
+    /// of spaces, whatever they contain.
+    @Test func trimmingKeepsPlainValuesAndCollapsesTheRest() {
+        #expect(SigV4Signer.trim("") == "")
+        #expect(SigV4Signer.trim("abc") == "abc")
+        #expect(SigV4Signer.trim("a b c") == "a b c")
+        #expect(SigV4Signer.trim(" a") == "a")
+        #expect(SigV4Signer.trim("a ") == "a")
+        #expect(SigV4Signer.trim("a  b") == "a b")
+        #expect(SigV4Signer.trim("\ta b\t") == "a b")
+        #expect(SigV4Signer.trim("é  ü") == "é ü")
+        #expect(SigV4Signer.trim("\u{00A0}x\u{00A0}") == "x")
+        #expect(SigV4Signer.trim("   ") == "")
+    }
+
+    /// The derived key is kept per secret, day, region and service: another secret on the same
+    /// day signs differently, and the first signs as the published vector says before and after.
+    @Test func derivedKeysNeverCrossSecretsOrDays() {
+        let known = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        #expect(suite.sign(method: "GET", encodedPath: "/", query: [], headers: base, payload: .empty).signature == known)
+        let other = SigV4Signer(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "another secret", region: "us-east-1", service: "service")
+        let otherSignature = other.sign(method: "GET", encodedPath: "/", query: [], headers: base, payload: .empty).signature
+        #expect(otherSignature != known)
+        #expect(suite.sign(method: "GET", encodedPath: "/", query: [], headers: base, payload: .empty).signature == known)
+        let nextDay = [("Host", "example.amazonaws.com"), ("X-Amz-Date", "20150831T123600Z")]
+        let later = suite.sign(method: "GET", encodedPath: "/", query: [], headers: nextDay, payload: .empty)
+        #expect(later.signature != known)
+        #expect(later.stringToSign.contains("20150831/us-east-1/service/aws4_request"))
+        // Computed afresh (no cache) the same key signs the same.
+        var fresh = SymmetricKeyCheck.derive(secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", day: "20150831")
+        #expect(fresh == SymmetricKeyCheck.bytes(suite.signingKey(day: "20150831")))
+        fresh = SymmetricKeyCheck.derive(secret: "another secret", day: "20150830")
+        #expect(fresh == SymmetricKeyCheck.bytes(other.signingKey(day: "20150830")))
+    }
+}
+
+/// The SigV4 key derivation written out again, for comparison with the signer's kept keys.
+private enum SymmetricKeyCheck {
+    static func derive(secret: String, day: String) -> [UInt8] {
+        var key = SymmetricKey(data: Data("AWS4\(secret)".utf8))
+        for part in [day, "us-east-1", "service", "aws4_request"] {
+            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
+        }
+        return bytes(key)
+    }
+
+    static func bytes(_ key: SymmetricKey) -> [UInt8] { key.withUnsafeBytes { Array($0) } }
 }

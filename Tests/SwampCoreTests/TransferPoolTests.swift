@@ -96,3 +96,18 @@ actor InFlight {
     }
     func leave() { current -= 1 }
 }
+
+@Suite struct PathPartsTests {
+    /// The hot-path split of a path agrees with NSString's on every shape this project builds,
+    /// and on the odd ones (trailing and doubled slashes, the root, bare names, non-ASCII).
+    @Test func parentAndNameAgreeWithNSString() {
+        let paths = [
+            "/tmp/cache/data/command/shell/abc/result/1/raw", "/tmp/cache/data/x/", "/tmp//cache//raw", "/raw", "/", "raw", "",
+            "a/b", "a//b/", "/a/b//", "//a", "/tmp/caché/données/1/raw", "/tmp/with space/.hidden", "///",
+        ]
+        for path in paths {
+            #expect(AtomicFile.parent(of: path) == (path as NSString).deletingLastPathComponent, "parent of '\(path)'")
+            #expect(AtomicFile.name(of: path) == (path as NSString).lastPathComponent, "name of '\(path)'")
+        }
+    }
+}

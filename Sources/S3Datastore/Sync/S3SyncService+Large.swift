@@ -179,7 +179,7 @@ extension S3SyncService {
     /// checks it, and renames it into place: streamed above ``streamingBytes``, in ranges read
     /// side by side above the multipart threshold. Returns the hash found.
     func downloadFile(_ key: String, size: Int64, sha: String, to absolute: String, transfers: Transfers) async throws -> String? {
-        let directory = (absolute as NSString).deletingLastPathComponent
+        let directory = AtomicFile.parent(of: absolute)
         try AtomicFile.makeDirectories(directory)
         let temporary = AtomicFile.temporaryPath(nextTo: absolute)
         let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)

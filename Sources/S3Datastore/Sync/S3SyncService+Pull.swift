@@ -194,7 +194,7 @@ extension S3SyncService {
             let absolute = cache.absolute(path)
             try AtomicFile.remove(absolute)
             // rmdir only: never a directory another partition's pull is writing into.
-            AtomicFile.removeEmptyDirectories(from: (absolute as NSString).deletingLastPathComponent, upTo: cache.root)
+            AtomicFile.removeEmptyDirectories(from: AtomicFile.parent(of: absolute), upTo: cache.root)
         }
         for path in plan.forgotten { files[path] = nil }
         for unit in plan.lazyDirectories.sorted() { try AtomicFile.makeDirectories(cache.absolute(unit)) }
