@@ -26,35 +26,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from fault_proxy_client import FaultProxy
 
 
-class RefusingProxy:
-    """scripts/fault-proxy.py in front of the server, refusing multipart uploads when asked."""
 
-    def __init__(self, upstream, scratch):
-        info = os.path.join(scratch, "proxy.info")
-        self.process = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "fault-proxy.py"), "--upstream", upstream, "--info-file", info],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            if os.path.exists(info):
-                break
-            time.sleep(0.05)
-        self.endpoint = f"http://127.0.0.1:{open(info).read().split('=')[1].strip()}"
-
-    def refuse_uploads(self, refuse):
-        rules = [{"method": "POST", "path": r"\?uploads", "count": -1, "action": "error", "status": 403, "code": "AccessDenied"}] if refuse else []
-        request = urllib.request.Request(f"{self.endpoint}/__proxy/rules", data=json.dumps(rules).encode(), method="POST")
-        urllib.request.urlopen(request).read()
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait()
+def refuse_uploads(proxy, refuse):
+    """Makes the proxy answer every CreateMultipartUpload with 403 AccessDenied (or stop)."""
+    proxy.set_rules([{"method": "POST", "path": r"\?uploads", "count": -1, "action": "error", "status": 403, "code": "AccessDenied"}]
+                    if refuse else [])
 
 
 def timed(command, env, cwd=None, stdout=subprocess.DEVNULL):
@@ -98,15 +79,15 @@ def main():
     def config(name, endpoint=None):
         return json.dumps({"bucket": name, "endpoint": endpoint or args.endpoint, "forcePathStyle": True})
 
-    proxy = RefusingProxy(args.endpoint, work)
+    proxy = FaultProxy(args.endpoint, work)
 
     def push_from_cache(repo, name):
         """A model run writes a new version into the cache and cannot push it (its multipart
         upload refused by the proxy); then the timed `datastore sync --push`, straight to the server."""
-        proxy.refuse_uploads(True)
+        refuse_uploads(proxy, True)
         failed = run([swamp, "model", "method", "run", "big", "execute", "--datastore", "s3:" + config(name, proxy.endpoint)],
                      cwd=repo, check=False)
-        proxy.refuse_uploads(False)
+        refuse_uploads(proxy, False)
         if failed.returncode == 0:
             sys.exit("the model run's push was not refused: nothing is left to push")
         with tempfile.NamedTemporaryFile("r", suffix=".json") as out:

@@ -31,52 +31,26 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from fault_proxy_client import FaultProxy
 
 
 def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-class Proxy:
+class Proxy(FaultProxy):
     """fault-proxy.py in front of the server, with a `delay` rule on every request."""
 
     def __init__(self, upstream, scratch, handshakes=2):
+        super().__init__(upstream, scratch)
         self.handshakes = handshakes
-        info = os.path.join(scratch, "proxy.info")
-        self.process = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "fault-proxy.py"), "--upstream", upstream, "--info-file", info],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            if os.path.exists(info):
-                break
-            time.sleep(0.05)
-        port = open(info).read().split("=")[1].strip()
-        self.endpoint = f"http://127.0.0.1:{port}"
-
-    def control(self, method, path, body=b""):
-        request = urllib.request.Request(f"{self.endpoint}/__proxy/{path}", data=body if method == "POST" else None, method=method)
-        with urllib.request.urlopen(request) as response:
-            return response.read()
 
     def delay(self, ms):
         """`ms` on every request, and `handshakes` × `ms` on every new connection (TCP and TLS
         1.3 handshakes: a round trip each)."""
-        rules = [{"action": "delay", "ms": ms, "count": -1}, {"action": "connect_delay", "ms": self.handshakes * ms}] if ms else []
-        self.control("POST", "rules", json.dumps(rules).encode())
-
-    def clear(self):
-        self.control("POST", "clear")
-
-    def log(self):
-        return json.loads(self.control("GET", "log"))
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait()
+        self.set_rules([{"action": "delay", "ms": ms, "count": -1}, {"action": "connect_delay", "ms": self.handshakes * ms}] if ms else [])
 
 
 def critical_path(requests):

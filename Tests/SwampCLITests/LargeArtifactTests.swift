@@ -7,7 +7,7 @@ import Testing
 /// Large versions through real processes and the S3 test server, with parts made small
 /// (5 MiB, S3's smallest) so that a 12 MB output goes in three: multipart upload, ranged
 /// download, a part retried on its own, kill -9 and Ctrl-C in the middle of an upload.
-/// The 1 GiB memory figures are measured by `scripts/bench-large.sh` (docs/benchmarks.md);
+/// The 1 GiB memory figures are measured by `bash scripts/bench.sh large` (scripts/bench-large.py, docs/benchmarks.md);
 /// a 3 GiB round trip runs with SWAMP_TEST_HUGE=1.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["SWAMP_TEST_S3_ENDPOINT"] != nil, "needs the S3 test server (scripts/test.sh)"))
 struct LargeArtifactTests {
