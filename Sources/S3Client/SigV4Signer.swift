@@ -89,9 +89,12 @@ public struct SigV4Signer: Sendable {
 
     /// The derived key: HMAC chain over date, region, service and `aws4_request`. It changes
     /// once a day, so the last few are kept (five HMACs per request were 2.5% of a cold pull's
-    /// CPU time); the secret never leaves this process either way.
+    /// CPU time), found by the bytes of the scope and a digest of the secret: the secret itself
+    /// is not kept, and two spellings of one Unicode text never share a key.
     func signingKey(day: String) -> SymmetricKey {
-        let scope = DerivedKeys.Scope(secret: secretAccessKey, day: day, region: region, service: service)
+        let scope = DerivedKeys.Scope(
+            secretDigest: Array(SHA256.hash(data: Data(secretAccessKey.utf8))), day: Array(day.utf8), region: Array(region.utf8),
+            service: Array(service.utf8))
         if let known = Self.derivedKeys.withLock({ $0.keys[scope] }) { return known }
         var key = SymmetricKey(data: Data("AWS4\(secretAccessKey)".utf8))
         for part in [day, region, service, "aws4_request"] {
@@ -106,10 +109,10 @@ public struct SigV4Signer: Sendable {
 
     private struct DerivedKeys {
         struct Scope: Hashable {
-            let secret: String
-            let day: String
-            let region: String
-            let service: String
+            let secretDigest: [UInt8]
+            let day: [UInt8]
+            let region: [UInt8]
+            let service: [UInt8]
         }
         var keys: [Scope: SymmetricKey] = [:]
     }
@@ -117,7 +120,9 @@ public struct SigV4Signer: Sendable {
 
     /// `20150830T123600Z`, the form of `x-amz-date` (UTC, whole seconds).
     public static func amzDate(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        // Years 1970 to 9999 (a clock outside them is clamped, never a crash).
+        let interval = date.timeIntervalSince1970
+        var seconds = time_t(interval.isNaN ? 0 : min(max(interval, 0), 253_402_300_799).rounded(.down))
         var parts = tm()
         guard gmtime_r(&seconds, &parts) != nil else { return "19700101T000000Z" }
         var out = [UInt8]()

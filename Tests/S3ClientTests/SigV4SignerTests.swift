@@ -115,6 +115,10 @@ import Testing
         #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 951_782_400)) == "20000229T000000Z")
         #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 1_798_761_599)) == "20261231T235959Z")
         #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: 4_102_444_800)) == "21000101T000000Z")
+        // A clock out of range is clamped, never a crash.
+        #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: -1)) == "19700101T000000Z")
+        #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: .infinity)) == "99991231T235959Z")
+        #expect(SigV4Signer.amzDate(Date(timeIntervalSince1970: .nan)) == "19700101T000000Z")
     }
 
     /// Values with nothing to trim are kept as they are; the others lose edge blanks and runs
@@ -150,6 +154,11 @@ import Testing
         #expect(fresh == SymmetricKeyCheck.bytes(suite.signingKey(day: "20150831")))
         fresh = SymmetricKeyCheck.derive(secret: "another secret", day: "20150830")
         #expect(fresh == SymmetricKeyCheck.bytes(other.signingKey(day: "20150830")))
+        // Two spellings of one text ("sé" composed and decomposed) are two secrets.
+        let composed = SigV4Signer(accessKeyId: "A", secretAccessKey: "s\u{E9}", region: "us-east-1", service: "service")
+        let decomposed = SigV4Signer(accessKeyId: "A", secretAccessKey: "se\u{301}", region: "us-east-1", service: "service")
+        #expect(SymmetricKeyCheck.bytes(composed.signingKey(day: "20150830")) == SymmetricKeyCheck.derive(secret: "s\u{E9}", day: "20150830"))
+        #expect(SymmetricKeyCheck.bytes(decomposed.signingKey(day: "20150830")) == SymmetricKeyCheck.derive(secret: "se\u{301}", day: "20150830"))
     }
 }
 
