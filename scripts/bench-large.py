@@ -19,6 +19,7 @@ First the flow of issue 12, once: `model method run` writing 1 GiB and pushing i
 user's pull, `data get | sha256sum` — peak memory of each process, and the bytes compared.
 """
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -80,6 +81,9 @@ def main():
         return json.dumps({"bucket": name, "endpoint": endpoint or args.endpoint, "forcePathStyle": True})
 
     proxy = FaultProxy(args.endpoint, work)
+    # Also when a step fails (sys.exit) or raises: no proxy left running, no GiB of data left in /tmp.
+    atexit.register(lambda: shutil.rmtree(work, ignore_errors=True))
+    atexit.register(proxy.stop)
 
     def push_from_cache(repo, name):
         """A model run writes a new version into the cache and cannot push it (its multipart
