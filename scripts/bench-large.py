@@ -32,7 +32,6 @@ import uuid
 from fault_proxy_client import FaultProxy
 
 
-
 def refuse_uploads(proxy, refuse):
     """Makes the proxy answer every CreateMultipartUpload with 403 AccessDenied (or stop)."""
     proxy.set_rules([{"method": "POST", "path": r"\?uploads", "count": -1, "action": "error", "status": 403, "code": "AccessDenied"}]
@@ -94,9 +93,11 @@ def main():
         refuse_uploads(proxy, False)
         if failed.returncode == 0:
             sys.exit("the model run's push was not refused: nothing is left to push")
-        with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
-            sample = timed([swamp, "datastore", "sync", "--push", "--json"], env, cwd=repo, stdout=open(out.name, "w"))
-            pushed = json.load(open(out.name)).get("pushed", 0)
+        report = f"{work}/push.json"
+        with open(report, "w") as out:
+            sample = timed([swamp, "datastore", "sync", "--push", "--json"], env, cwd=repo, stdout=out)
+        with open(report) as out:
+            pushed = json.load(out).get("pushed", 0)
         if pushed < 1:
             sys.exit(f"datastore sync --push pushed nothing ({pushed})")
         return sample
@@ -196,8 +197,6 @@ def main():
 
     print()
     print("\n".join(flow_table))
-    proxy.stop()
-    shutil.rmtree(work, ignore_errors=True)
     if not same:
         sys.exit(1)
 

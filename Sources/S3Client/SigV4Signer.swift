@@ -92,31 +92,28 @@ public struct SigV4Signer: Sendable {
     /// CPU time), found by the bytes of the scope and a digest of the secret: the secret itself
     /// is not kept, and two spellings of one Unicode text never share a key.
     func signingKey(day: String) -> SymmetricKey {
-        let scope = DerivedKeys.Scope(
+        let scope = KeyScope(
             secretDigest: Array(SHA256.hash(data: Data(secretAccessKey.utf8))), day: Array(day.utf8), region: Array(region.utf8),
             service: Array(service.utf8))
-        if let known = Self.derivedKeys.withLock({ $0.keys[scope] }) { return known }
+        if let known = Self.derivedKeys.withLock({ $0[scope] }) { return known }
         var key = SymmetricKey(data: Data("AWS4\(secretAccessKey)".utf8))
         for part in [day, region, service, "aws4_request"] {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
-        Self.derivedKeys.withLock { cache in
-            if cache.keys.count >= 8 { cache.keys.removeAll() }
-            cache.keys[scope] = key
+        Self.derivedKeys.withLock { keys in
+            if keys.count >= 8 { keys.removeAll() }
+            keys[scope] = key
         }
         return key
     }
 
-    private struct DerivedKeys {
-        struct Scope: Hashable {
-            let secretDigest: [UInt8]
-            let day: [UInt8]
-            let region: [UInt8]
-            let service: [UInt8]
-        }
-        var keys: [Scope: SymmetricKey] = [:]
+    private struct KeyScope: Hashable {
+        let secretDigest: [UInt8]
+        let day: [UInt8]
+        let region: [UInt8]
+        let service: [UInt8]
     }
-    private static let derivedKeys = Mutex(DerivedKeys())
+    private static let derivedKeys = Mutex<[KeyScope: SymmetricKey]>([:])
 
     /// `20150830T123600Z`, the form of `x-amz-date` (UTC, whole seconds).
     public static func amzDate(_ date: Date) -> String {
@@ -183,8 +180,7 @@ public struct SigV4Signer: Sendable {
             }
             previousSpace = space
         }
-        if plain && !previousSpace { return value }
-        if plain && utf8.isEmpty { return value }
+        if plain && (!previousSpace || utf8.isEmpty) { return value }
         return value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ").trimmingCharacters(in: .whitespaces)
     }
 

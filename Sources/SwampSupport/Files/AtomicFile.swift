@@ -232,40 +232,30 @@ public enum AtomicFile {
 
     /// A new temporary file name beside `path` (`.{name}.tmp-{random}`: skipped by every walk).
     public static func temporaryPath(nextTo path: String) -> String {
-        "\(parent(of: path))/.\(name(of: path)).tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let (directory, name) = split(path)
+        return "\(directory)/.\(name).tmp-\(UInt64.random(in: 0...UInt64.max))"
     }
 
     /// The directory part of `path`, as `NSString.deletingLastPathComponent` gives it, without
     /// bridging to `NSString` for the paths this project builds (the bridging was 5% of a cold
     /// pull's CPU time); a path with doubled slashes goes to `NSString`.
-    public static func parent(of path: String) -> String {
-        let bytes = Array(path.utf8)
-        guard !hasDoubledSlash(bytes) else { return (path as NSString).deletingLastPathComponent }
-        var end = bytes.count
-        if end > 1, bytes[end - 1] == UInt8(ascii: "/") { end -= 1 }
-        guard let slash = bytes[..<end].lastIndex(of: UInt8(ascii: "/")) else { return "" }
-        if slash == 0 { return "/" }
-        return String(decoding: bytes[..<slash], as: UTF8.self)
-    }
+    public static func parent(of path: String) -> String { split(path).parent }
 
     /// The last part of `path`, as `NSString.lastPathComponent` gives it (see ``parent(of:)``).
-    public static func name(of path: String) -> String {
-        let bytes = Array(path.utf8)
-        guard !hasDoubledSlash(bytes) else { return (path as NSString).lastPathComponent }
-        var end = bytes.count
-        if end > 1, bytes[end - 1] == UInt8(ascii: "/") { end -= 1 }
-        let start = bytes[..<end].lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
-        if start >= end { return end == 1 ? "/" : "" }
-        return String(decoding: bytes[start..<end], as: UTF8.self)
-    }
+    public static func name(of path: String) -> String { split(path).name }
 
-    private static func hasDoubledSlash(_ bytes: [UInt8]) -> Bool {
-        var previous: UInt8 = 0
-        for byte in bytes {
-            if byte == UInt8(ascii: "/") && previous == byte { return true }
-            previous = byte
+    /// `path` as its directory and its last part (one trailing slash ignored).
+    private static func split(_ path: String) -> (parent: String, name: String) {
+        let bytes = Array(path.utf8)
+        let slash = UInt8(ascii: "/")
+        if zip(bytes, bytes.dropFirst()).contains(where: { $0 == slash && $1 == slash }) {
+            return ((path as NSString).deletingLastPathComponent, (path as NSString).lastPathComponent)
         }
-        return false
+        var end = bytes.count
+        if end > 1, bytes[end - 1] == slash { end -= 1 }
+        guard let last = bytes[..<end].lastIndex(of: slash) else { return ("", String(decoding: bytes[..<end], as: UTF8.self)) }
+        let name = last + 1 < end ? String(decoding: bytes[(last + 1)..<end], as: UTF8.self) : "/"
+        return (last == 0 ? "/" : String(decoding: bytes[..<last], as: UTF8.self), name)
     }
 
     /// Whether a name is one of this type's temporary files (skipped by directory walks).
