@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Large artifacts: swamp against `aws s3 cp` / `aws s3 sync` on the same local S3 server, in
-the same run — wall time and peak resident memory (`/usr/bin/time`) of every process.
+the same run — wall time, peak resident memory (`ru_maxrss`, as `/usr/bin/time -f %M`) and peak
+own (anonymous) memory of every process.
 
 Usage: bench-large.py --swamp BIN --endpoint URL [--runs N] [--gib N] [--files N] [--file-mib N]
 
@@ -27,6 +28,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 
 from fault_proxy_client import FaultProxy
@@ -39,15 +42,41 @@ def refuse_uploads(proxy, refuse):
 
 
 def timed(command, env, cwd=None, stdout=subprocess.DEVNULL):
-    """(seconds, peak KiB) of one command, which must succeed."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
-        result = subprocess.run(
-            ["/usr/bin/time", "-o", out.name, "-f", "%e %M"] + command, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE
-        )
-        if result.returncode != 0:
-            sys.exit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr.decode()[-2000:]}")
-        seconds, kib = out.read().split()[-2:]
-        return float(seconds), int(kib)
+    """(seconds, peak resident KiB, peak anonymous KiB) of one command, which must succeed.
+
+    Peak resident is the kernel's high-water mark (`ru_maxrss`, what `/usr/bin/time -f %M`
+    prints): it counts the pages of the executable's code and data the process touched, shared
+    and clean, as well as its own memory. Peak anonymous is the process's own memory alone
+    (`RssAnon` in /proc/PID/status, sampled every 10 ms, so a spike shorter than that can be
+    missed): heap, stacks, buffers."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE)
+    anon = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                with open(f"/proc/{process.pid}/status") as status:
+                    for line in status:
+                        if line.startswith("RssAnon:"):
+                            anon[0] = max(anon[0], int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            done.wait(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    # stderr is read to its end before waiting, so a chatty command cannot block on a full pipe.
+    errors = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    done.set()
+    sampler.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.exit(f"failed ({process.returncode}): {' '.join(command)}\n{errors.decode()[-2000:]}")
+    return seconds, usage.ru_maxrss, anon[0]
 
 
 def main():
@@ -141,8 +170,8 @@ def main():
     with open(f"{work}/got.bin", "wb") as got:
         flow.append(("data get > file", timed([swamp, "data", "get", "big", "result"], env, cwd=b, stdout=got)))
     same = run(["cmp", big, f"{work}/got.bin"], check=False).returncode == 0
-    flow_table = [f"| {args.gib:g} GiB flow | s | peak MiB |", "|---|---|---|"]
-    flow_table += [f"| {label} | {seconds:.2f} | {kib / 1024:.0f} |" for label, (seconds, kib) in flow]
+    flow_table = [f"| {args.gib:g} GiB flow | s | peak MiB | own MiB |", "|---|---|---|---|"]
+    flow_table += [f"| {label} | {seconds:.2f} | {kib / 1024:.0f} | {anon / 1024:.0f} |" for label, (seconds, kib, anon) in flow]
     flow_table.append(f"\nbytes identical after run → push → pull → data get: {'yes' if same else 'NO'}")
     run(aws + ["s3", "rb", "--force", f"s3://{name}"])
     env["SWAMP_HOME"] = f"{work}/home"
@@ -178,22 +207,23 @@ def main():
                 run(aws + ["s3", "rb", "--force", f"s3://{used}"])
             shutil.rmtree(f"{work}/home/repos", ignore_errors=True)
             shutil.rmtree(f"{work}/home-pull", ignore_errors=True)
-            print(f"  {label} run {index + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s {v[-1][1] // 1024} MiB" for k, v in samples.items()),
+            print(f"  {label} run {index + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s {v[-1][1] // 1024} MiB ({v[-1][2] // 1024} own)" for k, v in samples.items()),
                   file=sys.stderr)
         rows.append((label, samples))
 
-    print("| transfer | swamp s | aws-cli s | time ratio | swamp peak MiB | aws-cli peak MiB | memory ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print("| transfer | swamp s | aws-cli s | time ratio | swamp peak MiB | aws-cli peak MiB | memory ratio | swamp own MiB | aws-cli own MiB | own ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for label, samples in rows:
         for direction in ("push", "push from the cache", "pull"):
             if f"swamp {direction}" not in samples:
                 continue
             ours = samples[f"swamp {direction}"]
             theirs = samples[f"aws {direction.split()[0]}"]
-            t_ours, t_theirs = statistics.median(s for s, _ in ours), statistics.median(s for s, _ in theirs)
-            m_ours, m_theirs = max(m for _, m in ours) / 1024, max(m for _, m in theirs) / 1024
+            t_ours, t_theirs = statistics.median(s[0] for s in ours), statistics.median(s[0] for s in theirs)
+            m_ours, m_theirs = max(s[1] for s in ours) / 1024, max(s[1] for s in theirs) / 1024
+            a_ours, a_theirs = max(s[2] for s in ours) / 1024, max(s[2] for s in theirs) / 1024
             print(f"| {label} {direction} | {t_ours:.2f} | {t_theirs:.2f} | {t_ours / t_theirs:.2f}× | {m_ours:.0f} | {m_theirs:.0f} | "
-                  f"{m_ours / m_theirs:.2f}× |")
+                  f"{m_ours / m_theirs:.2f}× | {a_ours:.0f} | {a_theirs:.0f} | {a_ours / a_theirs:.2f}× |")
 
     print()
     print("\n".join(flow_table))
