@@ -1,14 +1,22 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-/// A release build on Linux carries the Swift runtime and Foundation inside the executable
-/// instead of loading them at start: a command starts ~20 ms sooner and peaks ~5 MiB lower
-/// (docs/benchmarks.md). Our modules are compiled for it too (their link entries name the
-/// static libraries), and lld links it in seconds without repeating the static Foundation's
-/// link-time warning about `mktemp` that gold prints.
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+/// A release build of the executables on Linux carries the Swift runtime and Foundation inside
+/// it instead of loading them at start: a command starts ~20 ms sooner and peaks ~5 MiB lower
+/// (docs/benchmarks.md). Only the executables' own targets use unsafe flags: a library target
+/// with them could not be a versioned dependency of another package (a backend's, say). Their
+/// module is compiled for it (its link entries then name Foundation's static libraries), the
+/// libraries FoundationXML needs are named here (S3Client imports it, compiled as usual), and
+/// lld links it in seconds without repeating the static Foundation's warning about `mktemp`.
 let staticRelease = BuildSettingCondition.when(platforms: [.linux], configuration: .release)
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v6), .unsafeFlags(["-static-stdlib"], staticRelease)]
-let selfContained: [LinkerSetting] = [.unsafeFlags(["-static-stdlib", "-use-ld=lld"], staticRelease)]
+let executable: [SwiftSetting] = strict + [.unsafeFlags(["-static-stdlib"], staticRelease)]
+let selfContained: [LinkerSetting] = [
+    .unsafeFlags(["-static-stdlib", "-use-ld=lld"], staticRelease),
+    .linkedLibrary("_CFXMLInterface", staticRelease),
+    .linkedLibrary("xml2", staticRelease),
+]
 
 let package = Package(
     name: "swamp",
@@ -85,7 +93,7 @@ let package = Package(
                 "S3Datastore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict,
+            swiftSettings: executable,
             linkerSettings: selfContained
         ),
         // Reproducible S3 sync benchmarks against a local S3-compatible server (scripts/bench.sh).
@@ -94,7 +102,7 @@ let package = Package(
             dependencies: [
                 "SwampContracts", "SwampSupport", "SwampCore", "S3Client", "S3Datastore", .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict,
+            swiftSettings: executable,
             linkerSettings: selfContained
         ),
         // Test infrastructure shared by the test targets: the scripts' servers, the fault proxy.
