@@ -26,8 +26,14 @@ Differences from `moto_server`, both to behave like real S3 where the tests rely
 Usage: s3-server.py --info-file PATH [--port N] [--auth]
 Writes "port=N" (and "access_key_id=…", "secret_access_key=…" with --auth) to the info file
 once it listens. Stop it with SIGTERM.
+
+A request still unanswered after 10 s (SWAMP_S3_SERVER_STALL_SECONDS; three times that while
+its body is still coming) is reported on stderr, once, with where it is (reading its body,
+waiting for its turn, in moto, writing its answer) and every thread's stack: the tests'
+runners print those reports when they stop the server.
 """
 import argparse
+import faulthandler
 import io
 import json
 import os
@@ -35,9 +41,41 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
+
+
+# The requests being handled: thread id -> [started (monotonic), "METHOD path", where, reported].
+IN_FLIGHT = {}
+READING_BODY = "reading its body"
+
+
+def now_at(where):
+    """Records where the current thread's request is."""
+    entry = IN_FLIGHT.get(threading.get_ident())
+    if entry is not None:
+        entry[2] = where
+
+
+def watch_for_stalls(limit):
+    """Reports each request unanswered for `limit` seconds (three times that while its body is
+    still coming: a client slow to send stalls only itself): what it is, where it is, and every
+    thread's stack."""
+    while True:
+        time.sleep(1)
+        now = time.monotonic()
+        stalled = [
+            entry for entry in list(IN_FLIGHT.values())
+            if not entry[3] and now - entry[0] > (3 * limit if entry[2] == READING_BODY else limit)
+        ]
+        for entry in stalled:
+            entry[3] = True
+            print(f"s3-server watchdog: {entry[1]} unanswered after {now - entry[0]:.0f} s, {entry[2]}", file=sys.stderr, flush=True)
+        if stalled:
+            faulthandler.dump_traceback(sys.stderr, all_threads=True)
+            sys.stderr.flush()
 
 
 class KeepAliveServer(ThreadingHTTPServer):
@@ -87,6 +125,14 @@ class WSGIHandler(BaseHTTPRequestHandler):
         return self._read(int(self.headers.get("Content-Length") or 0))
 
     def _handle(self):
+        thread = threading.get_ident()
+        IN_FLIGHT[thread] = [time.monotonic(), f"{self.command} {self.path}", READING_BODY, False]
+        try:
+            self._answer()
+        finally:
+            IN_FLIGHT.pop(thread, None)
+
+    def _answer(self):
         try:
             body = self._body()
         except (ConnectionError, ValueError):
@@ -141,6 +187,7 @@ class WSGIHandler(BaseHTTPRequestHandler):
             answer["status"], answer["headers"] = status, headers
             return lambda data: answer.setdefault("early", []).append(data)
 
+        now_at("waiting for its turn")
         try:
             result = self.server.application(environ, start_response)
             try:
@@ -152,6 +199,7 @@ class WSGIHandler(BaseHTTPRequestHandler):
         except Exception:
             traceback.print_exc()
             answer["status"], answer["headers"], payload = "500 Internal Server Error", [], b""
+        now_at("writing its answer")
         status = answer["status"]
         headers = [(k, v) for k, v in answer["headers"] if k.lower() not in ("connection", "transfer-encoding", "content-length")]
         code = int(status.split()[0])
@@ -343,6 +391,7 @@ def main() -> None:
         if length:
             environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
         with lock:
+            now_at("in moto")
             unsigned_sts = bool(length) and args.auth and environ["wsgi.input"].getvalue().startswith(b"Action=AssumeRoleWithWebIdentity")
             if unsigned_sts:
                 settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
@@ -428,6 +477,7 @@ def main() -> None:
         # In-memory state only: nothing to flush, so leave at once (also when resumed from SIGSTOP).
         os._exit(0)
 
+    threading.Thread(target=watch_for_stalls, args=(float(os.environ.get("SWAMP_S3_SERVER_STALL_SECONDS", "10")),), daemon=True).start()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     server.serve_forever()

@@ -29,5 +29,12 @@ echo "S3 test servers: $SWAMP_TEST_S3_ENDPOINT (pid ${_swamp_s3_pids[0]}), $SWAM
 stop_s3_servers() {
   for pid in "${_swamp_s3_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${_swamp_s3_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # A request a server left unanswered (its watchdog's report, with every thread's stack).
+  for name in plain auth; do
+    if grep -q "s3-server watchdog:" "$_swamp_s3_dir/$name.log" 2>/dev/null; then
+      echo "the $name S3 test server left requests unanswered:" >&2
+      sed -n '/s3-server watchdog:/,$p' "$_swamp_s3_dir/$name.log" >&2
+    fi
+  done
   rm -rf "$_swamp_s3_dir"
 }

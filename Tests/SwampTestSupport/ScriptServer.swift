@@ -15,11 +15,14 @@ public final class ScriptServer: Sendable {
     public let endpoint: String
     /// Everything the script wrote to its info file (`port`, and e.g. the test server's keys).
     public let info: [String: String]
+    /// Where the script's stderr goes (removed by ``stop()``).
+    let log: String
 
-    private init(process: Process, endpoint: String, info: [String: String]) {
+    private init(process: Process, endpoint: String, info: [String: String], log: String) {
         self.process = process
         self.endpoint = endpoint
         self.info = info
+        self.log = log
     }
 
     public struct StartFailure: Error, CustomStringConvertible {
@@ -30,25 +33,34 @@ public final class ScriptServer: Sendable {
     public static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts").path
 
-    /// Starts `scripts/{name}` with `--info-file` and `extra`, and waits until it listens.
-    public static func start(script name: String, _ extra: [String] = []) async throws -> ScriptServer {
+    /// Starts `scripts/{name}` with `--info-file` and `extra` (and `environment` added to this
+    /// process's), and waits until it listens.
+    public static func start(script name: String, _ extra: [String] = [], environment: [String: String] = [:]) async throws -> ScriptServer {
         let info = FileManager.default.temporaryDirectory.appendingPathComponent("script-info-\(UUID().uuidString)").path
+        let log = info + ".log"
+        guard FileManager.default.createFile(atPath: log, contents: nil), let errors = FileHandle(forWritingAtPath: log) else {
+            throw StartFailure(description: "cannot create \(log)")
+        }
+        defer { try? errors.close() }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "\(scripts)/\(name)", "--info-file", info] + extra
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         try process.run()
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if let text = try? String(contentsOfFile: info, encoding: .utf8), let port = Self.fields(text)["port"] {
                 try? FileManager.default.removeItem(atPath: info)
-                return ScriptServer(process: process, endpoint: "http://127.0.0.1:\(port)", info: Self.fields(text))
+                return ScriptServer(process: process, endpoint: "http://127.0.0.1:\(port)", info: Self.fields(text), log: log)
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         process.terminate()
-        throw StartFailure(description: "scripts/\(name) did not start within 30 s")
+        let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: log)
+        throw StartFailure(description: "scripts/\(name) did not start within 30 s\(said.isEmpty ? "" : "; it said:\n\(said.suffix(4000))")")
     }
 
     /// `key=value` lines.
@@ -61,17 +73,28 @@ public final class ScriptServer: Sendable {
         return fields
     }
 
+    /// What the script has written to stderr so far.
+    public func said() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
     public func pause() { kill(process.processIdentifier, SIGSTOP) }
     public func resume() { kill(process.processIdentifier, SIGCONT) }
 
     /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s. (Not
     /// `waitUntilExit`, which spins a run loop and never returns if the child ignores SIGTERM.)
-    public func stop() {
+    /// What its watchdog reported goes to stderr, unless `reportingStalls` is false (a test
+    /// that stalls a request on purpose).
+    public func stop(reportingStalls: Bool = true) {
         let pid = process.processIdentifier
         kill(pid, SIGCONT)
         kill(pid, SIGTERM)
         for _ in 0..<50 where process.isRunning { usleep(100_000) }
         if process.isRunning { kill(pid, SIGKILL) }
+        // A request the server left unanswered: its watchdog's report, on the test's stderr.
+        let said = said()
+        if reportingStalls, let report = said.range(of: "s3-server watchdog:") {
+            FileHandle.standardError.write(Data("the S3 test server (pid \(pid)) left requests unanswered:\n\(said[report.lowerBound...])".utf8))
+        }
+        try? FileManager.default.removeItem(atPath: log)
     }
 }
 
