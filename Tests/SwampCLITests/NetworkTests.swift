@@ -55,6 +55,34 @@ struct NetworkTests {
         print("12 partitions through 30 ms: push \(pushed.count) requests, \(pushPath) on the critical path; pull \(pulled.count), \(pullPath)")
     }
 
+    /// Objects streamed whole (1 MiB or more, under the multipart threshold) go at most eight at
+    /// a time, as the parts of a large object do, whatever `pushConcurrency` (each costs memory
+    /// beyond its chunks); they still overlap, and small objects are not held back by them.
+    @Test func streamedObjectsGoAtMostEightAtATime() async throws {
+        let team = S3Team()
+        defer { team.remove() }
+        try await team.client.createBucket()
+        let proxy = try await FaultProxy.start(upstream: S3Team.endpoint)
+        defer { proxy.stop() }
+        let a = team.cli("a")
+        try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
+        try #require(try await a.run(["repo", "init"]).status == 0)
+        for index in 0..<16 {
+            try #require(try await a.run(["model", "create", "command/shell", "m\(index)", "--set", "run=head -c 1572864 /dev/urandom"]).status == 0)
+            try #require(try await a.run(["model", "method", "run", "m\(index)", "execute"]).status == 0)
+        }
+        try await proxy.set([.init("delay", count: -1, ms: 30)])
+        let config = #"{"bucket":"\#(team.bucket)","endpoint":"\#(proxy.endpoint)","forcePathStyle":true,"pushConcurrency":32}"#
+        let setup = try await a.run(["datastore", "setup", "s3", "--config", config])
+        #expect(setup.status == 0, "\(setup.stderr)")
+        let puts = try await proxy.log().filter { $0.method == "PUT" && $0.path.contains("/data/") }
+        let streamed = puts.filter { $0.path.hasSuffix("/raw") }
+        #expect(streamed.count == 16, "\(Self.describe(puts))")
+        #expect(Self.mostInFlight(streamed) <= 8, "streamed uploads: \(Self.describe(streamed))")
+        #expect(Self.mostInFlight(streamed) >= 4, "streamed uploads one after another: \(Self.describe(streamed))")
+        #expect(Self.mostInFlight(puts) > Self.mostInFlight(streamed), "small uploads waited for the streamed ones: \(Self.describe(puts))")
+    }
+
     /// The most requests in flight at one instant.
     static func mostInFlight(_ requests: [FaultProxy.Entry]) -> Int {
         requests.map { request in requests.filter { $0.start <= request.start && request.start < $0.end }.count }.max() ?? 0
