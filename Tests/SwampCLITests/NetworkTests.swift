@@ -18,13 +18,7 @@ struct NetworkTests {
         defer { proxy.stop() }
 
         // A: 12 models, each run once on the filesystem datastore; then one push of all of it.
-        let a = team.cli("a")
-        try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
-        try #require(try await a.run(["repo", "init"]).status == 0)
-        for index in 0..<Self.models {
-            try #require(try await a.run(["model", "create", "command/shell", "m\(index)", "--set", "run=echo \(index)-$$"]).status == 0)
-            try #require(try await a.run(["model", "method", "run", "m\(index)", "execute"]).status == 0)
-        }
+        let a = try await Self.repository(of: team, models: Self.models) { "echo \($0)-$$" }
         try await proxy.set([.init("delay", count: -1, ms: 30)])
         let config = #"{"bucket":"\#(team.bucket)","endpoint":"\#(proxy.endpoint)","forcePathStyle":true}"#
         let setup = try await a.run(["datastore", "setup", "s3", "--config", config])
@@ -64,13 +58,7 @@ struct NetworkTests {
         try await team.client.createBucket()
         let proxy = try await FaultProxy.start(upstream: S3Team.endpoint)
         defer { proxy.stop() }
-        let a = team.cli("a")
-        try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
-        try #require(try await a.run(["repo", "init"]).status == 0)
-        for index in 0..<16 {
-            try #require(try await a.run(["model", "create", "command/shell", "m\(index)", "--set", "run=head -c 1572864 /dev/urandom"]).status == 0)
-            try #require(try await a.run(["model", "method", "run", "m\(index)", "execute"]).status == 0)
-        }
+        let a = try await Self.repository(of: team, models: 16) { _ in "head -c 1572864 /dev/urandom" }
         try await proxy.set([.init("delay", count: -1, ms: 30)])
         let config = #"{"bucket":"\#(team.bucket)","endpoint":"\#(proxy.endpoint)","forcePathStyle":true,"pushConcurrency":32}"#
         let setup = try await a.run(["datastore", "setup", "s3", "--config", config])
@@ -81,6 +69,19 @@ struct NetworkTests {
         #expect(Self.mostInFlight(streamed) <= 8, "streamed uploads: \(Self.describe(streamed))")
         #expect(Self.mostInFlight(streamed) >= 4, "streamed uploads one after another: \(Self.describe(streamed))")
         #expect(Self.mostInFlight(puts) > Self.mostInFlight(streamed), "small uploads waited for the streamed ones: \(Self.describe(puts))")
+    }
+
+    /// `team`'s user A on the filesystem datastore: models `m0`… each run once, `command(index)`
+    /// the shell command of each.
+    static func repository(of team: S3Team, models: Int, command: (Int) -> String) async throws -> CLI {
+        let a = team.cli("a")
+        try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
+        try #require(try await a.run(["repo", "init"]).status == 0)
+        for index in 0..<models {
+            try #require(try await a.run(["model", "create", "command/shell", "m\(index)", "--set", "run=\(command(index))"]).status == 0)
+            try #require(try await a.run(["model", "method", "run", "m\(index)", "execute"]).status == 0)
+        }
+        return a
     }
 
     /// The most requests in flight at one instant.
