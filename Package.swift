@@ -121,7 +121,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SwampCLITests",
-            dependencies: ["SwampCLI", "SwampContracts", "SwampSupport", "SwampCore", "SwampTesting", "S3Client", "S3Datastore", "SwampTestSupport"],
+            // Not SwampCLI: the tests run the built `swamp` (`swift build --build-tests` builds
+            // it), and a test bundle that linked the executable's objects would also take its
+            // linker settings (the static runtime) in a release build.
+            dependencies: ["SwampContracts", "SwampSupport", "SwampCore", "SwampTesting", "S3Client", "S3Datastore", "SwampTestSupport"],
             swiftSettings: strict
         ),
     ]

@@ -210,7 +210,12 @@ struct S3SafetyTests {
         let (_, b) = try await team.start(models: ["big"], scripts: ["big": "head -c 2000000 /dev/urandom"])
         let proxy = try await FaultProxy.start(upstream: S3Team.endpoint)
         defer { proxy.stop() }
-        let a = team.cli("a", through: proxy)
+        var a = team.cli("a", through: proxy)
+        // A is frozen with requests in flight, and their deadlines run on while it is stopped:
+        // with the default 30 s, a slow run of B (2 cores shared with the parallel suites) made
+        // them time out the moment A resumed, before A could learn it had lost its lock.
+        a.environment["SWAMP_DATASTORE"] =
+            #"s3:{"bucket":"\#(team.bucket)","endpoint":"\#(proxy.endpoint)","forcePathStyle":true,"requestTimeoutMs":180000}"#
         #expect(try await a.run(["model", "method", "run", "big", "execute"]).status == 0)
         #expect(try await b.run(["datastore", "sync", "--pull"]).status == 0)
 

@@ -71,36 +71,50 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
             progress: phase.flatMap { phase in progressHandler.withLock { $0 }.map { ProgressTally(phase: phase, report: $0) } })
     }
 
-    /// Runs `body` over `items` in the operation's window, reporting progress as each completes.
-    /// Each item holds a slot of the window while it runs, except objects of the multipart
-    /// threshold or more (`sizes`, in the order of `items`): their parts take slots of their own.
-    /// An object streamed whole (``streamingBytes`` or more) also holds a slot of the parts
-    /// window: the bodies in flight are as few as the parts of a large object, whatever the
-    /// window's width (each costs memory beyond its chunks: ~0.5 MiB measured, 32 of them made a
-    /// push of 100 files of 10 MiB twice as large as 8 did, and no faster).
+    /// Runs `body` over `items` in the operation's window, reporting progress as each completes;
+    /// results in the order of `items`. Each item holds a slot of the window while it runs,
+    /// except objects of the multipart threshold or more (`sizes`, in the order of `items`):
+    /// their parts take slots of their own. An object streamed whole (``streamingBytes`` or more)
+    /// also holds a slot of the parts window: the bodies in flight are as few as the parts of a
+    /// large object, whatever the window's width (each costs memory beyond its chunks: ~0.5 MiB
+    /// measured; 32 of them made a push of 100 files of 10 MiB twice as large as 8 did, and no
+    /// faster). Large and small objects go in two loops side by side, so a large object waiting
+    /// for a slot never holds back a small one.
     func transfer<Item: Sendable, Result: Sendable>(
         _ items: [Item], in transfers: Transfers, sizes: [Int64] = [], _ body: @escaping @Sendable (Item) async throws -> Result
     ) async throws -> [Result] {
         guard !items.isEmpty else { return [] }
         transfers.progress?.expect(items.count, bytes: sizes.reduce(0, +))
         let threshold = Int64(settings.multipartThreshold)
-        return try await forEachConcurrently(Array(items.indices), limit: transfers.window.width) { index in
+        let size: @Sendable (Int) -> Int64 = { index in index < sizes.count ? sizes[index] : 0 }
+        let run: @Sendable (Int) async throws -> Result = { index in
             let item = items[index]
             let result: Result
-            let size = index < sizes.count ? sizes[index] : 0
-            if size >= threshold {
+            if size(index) >= threshold {
                 // Its parts report their bytes as they go.
                 result = try await body(item)
                 transfers.progress?.completed()
-            } else if size >= Self.streamingBytes {
+            } else if size(index) >= Self.streamingBytes {
                 result = try await transfers.parts.withSlot { try await body(item) }
-                transfers.progress?.completed(bytes: size)
+                transfers.progress?.completed(bytes: size(index))
             } else {
                 result = try await transfers.window.withSlot { try await body(item) }
-                transfers.progress?.completed(bytes: size)
+                transfers.progress?.completed(bytes: size(index))
             }
             return result
         }
+        let isLarge = items.indices.map { size($0) >= Self.streamingBytes }
+        let large = items.indices.filter { isLarge[$0] }
+        let small = items.indices.filter { !isLarge[$0] }
+        async let largeResults = forEachConcurrently(large, limit: transfers.parts.width, run)
+        let smallResults = try await forEachConcurrently(small, limit: transfers.window.width, run)
+        var (nextLarge, nextSmall) = (try await largeResults.makeIterator(), smallResults.makeIterator())
+        var results: [Result] = []
+        results.reserveCapacity(items.count)
+        for index in items.indices {
+            if let result = isLarge[index] ? nextLarge.next() : nextSmall.next() { results.append(result) }
+        }
+        return results
     }
 
     /// A part of a multipart upload was sent, or a range of a large object received.
