@@ -41,14 +41,32 @@ def refuse_uploads(proxy, refuse):
                     if refuse else [])
 
 
+SERVER_PID = None
+
+
+def server_cpu():
+    """The S3 test server's CPU time so far (user + system, seconds); 0 when its PID is unknown."""
+    if SERVER_PID is None:
+        return 0.0
+    with open(f"/proc/{SERVER_PID}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(command, env, cwd=None, stdout=subprocess.DEVNULL):
-    """(seconds, peak resident KiB, peak anonymous KiB) of one command, which must succeed.
+    """(seconds, peak resident KiB, peak anonymous KiB, the server's CPU seconds) of one
+    command, which must succeed.
 
     Peak resident is the kernel's high-water mark (`ru_maxrss`, what `/usr/bin/time -f %M`
     prints): it counts the pages of the executable's code and data the process touched, shared
     and clean, as well as its own memory. Peak anonymous is the process's own memory alone
     (`RssAnon` in /proc/PID/status, sampled every 10 ms, so a spike shorter than that can be
-    missed): heap, stacks, buffers."""
+    missed): heap, stacks, buffers.
+
+    The disk is flushed first (`sync`), untimed: what the steps before wrote (a copied tree,
+    another tool's download) is not written back during this command and charged to it."""
+    os.sync()
+    served = server_cpu()
     started = time.monotonic()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE)
     anon = [0]
@@ -76,7 +94,7 @@ def timed(command, env, cwd=None, stdout=subprocess.DEVNULL):
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         sys.exit(f"failed ({process.returncode}): {' '.join(command)}\n{errors.decode()[-2000:]}")
-    return seconds, usage.ru_maxrss, anon[0]
+    return seconds, usage.ru_maxrss, anon[0], server_cpu() - served
 
 
 def main():
@@ -87,7 +105,10 @@ def main():
     parser.add_argument("--gib", type=float, default=1)
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--file-mib", type=int, default=10)
+    parser.add_argument("--server-pid", type=int, help="the S3 server's PID, to report its CPU time per command")
     args = parser.parse_args()
+    global SERVER_PID
+    SERVER_PID = args.server_pid
     work = tempfile.mkdtemp(prefix="swamp-bench-large-")
     env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_EC2_METADATA_DISABLED="true",
                AWS_DEFAULT_REGION="us-east-1", SWAMP_HOME=f"{work}/home")
@@ -171,7 +192,7 @@ def main():
         flow.append(("data get > file", timed([swamp, "data", "get", "big", "result"], env, cwd=b, stdout=got)))
     same = run(["cmp", big, f"{work}/got.bin"], check=False).returncode == 0
     flow_table = [f"| {args.gib:g} GiB flow | s | peak MiB | own MiB |", "|---|---|---|---|"]
-    flow_table += [f"| {label} | {seconds:.2f} | {kib / 1024:.0f} | {anon / 1024:.0f} |" for label, (seconds, kib, anon) in flow]
+    flow_table += [f"| {label} | {seconds:.2f} | {kib / 1024:.0f} | {anon / 1024:.0f} |" for label, (seconds, kib, anon, _) in flow]
     flow_table.append(f"\nbytes identical after run → push → pull → data get: {'yes' if same else 'NO'}")
     run(aws + ["s3", "rb", "--force", f"s3://{name}"])
     env["SWAMP_HOME"] = f"{work}/home"
@@ -187,19 +208,28 @@ def main():
             samples["swamp push from the cache"] = []
         for index in range(args.runs):
             name = bucket()
-            pusher = f"{work}/push-{uuid.uuid4().hex[:8]}"
-            shutil.copytree(repo, pusher)
-            samples["swamp push"].append(timed([swamp, "datastore", "setup", "s3", "--config", config(name)], env, cwd=pusher))
-            puller = f"{work}/pull-{uuid.uuid4().hex[:8]}"
-            clone(pusher, puller)
-            # A teammate: another machine's home, so another cache.
-            samples["swamp pull"].append(timed([swamp, "datastore", "sync", "--pull"], dict(env, SWAMP_HOME=f"{work}/home-pull"), cwd=puller))
-            if "swamp push from the cache" in samples:
-                samples["swamp push from the cache"].append(push_from_cache(pusher, name))
             other = bucket()
-            samples["aws push"].append(timed(aws + aws_up(other), env))
+            pusher = f"{work}/push-{uuid.uuid4().hex[:8]}"
+            puller = f"{work}/pull-{uuid.uuid4().hex[:8]}"
             target = tempfile.mkdtemp(dir=work)
-            samples["aws pull"].append(timed(aws + aws_down(other, target), env))
+
+            def ours():
+                shutil.copytree(repo, pusher)
+                samples["swamp push"].append(timed([swamp, "datastore", "setup", "s3", "--config", config(name)], env, cwd=pusher))
+                clone(pusher, puller)
+                # A teammate: another machine's home, so another cache.
+                samples["swamp pull"].append(
+                    timed([swamp, "datastore", "sync", "--pull"], dict(env, SWAMP_HOME=f"{work}/home-pull"), cwd=puller))
+                if "swamp push from the cache" in samples:
+                    samples["swamp push from the cache"].append(push_from_cache(pusher, name))
+
+            def theirs():
+                samples["aws push"].append(timed(aws + aws_up(other), env))
+                samples["aws pull"].append(timed(aws + aws_down(other, target), env))
+
+            # The tools take turns going first: neither always finds the server fresher.
+            for step in ((ours, theirs) if index % 2 == 0 else (theirs, ours)):
+                step()
             for path in (pusher, puller, target):
                 shutil.rmtree(path, ignore_errors=True)
             # The server keeps every object in memory: empty the buckets (moto was OOM-killed without this).
@@ -207,12 +237,13 @@ def main():
                 run(aws + ["s3", "rb", "--force", f"s3://{used}"])
             shutil.rmtree(f"{work}/home/repos", ignore_errors=True)
             shutil.rmtree(f"{work}/home-pull", ignore_errors=True)
-            print(f"  {label} run {index + 1}: " + ", ".join(f"{k} {v[-1][0]:.2f} s {v[-1][1] // 1024} MiB ({v[-1][2] // 1024} own)" for k, v in samples.items()),
+            print(f"  {label} run {index + 1}: " + ", ".join(
+                f"{k} {v[-1][0]:.2f} s {v[-1][1] // 1024} MiB ({v[-1][2] // 1024} own, server {v[-1][3]:.1f} s CPU)" for k, v in samples.items()),
                   file=sys.stderr)
         rows.append((label, samples))
 
-    print("| transfer | swamp s | aws-cli s | time ratio | swamp peak MiB | aws-cli peak MiB | memory ratio | swamp own MiB | aws-cli own MiB | own ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| transfer | swamp s | aws-cli s | time ratio | swamp peak MiB | aws-cli peak MiB | memory ratio | swamp own MiB | aws-cli own MiB | own ratio | server CPU s: swamp / aws-cli |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for label, samples in rows:
         for direction in ("push", "push from the cache", "pull"):
             if f"swamp {direction}" not in samples:
@@ -222,8 +253,9 @@ def main():
             t_ours, t_theirs = statistics.median(s[0] for s in ours), statistics.median(s[0] for s in theirs)
             m_ours, m_theirs = max(s[1] for s in ours) / 1024, max(s[1] for s in theirs) / 1024
             a_ours, a_theirs = max(s[2] for s in ours) / 1024, max(s[2] for s in theirs) / 1024
+            c_ours, c_theirs = statistics.median(s[3] for s in ours), statistics.median(s[3] for s in theirs)
             print(f"| {label} {direction} | {t_ours:.2f} | {t_theirs:.2f} | {t_ours / t_theirs:.2f}× | {m_ours:.0f} | {m_theirs:.0f} | "
-                  f"{m_ours / m_theirs:.2f}× | {a_ours:.0f} | {a_theirs:.0f} | {a_ours / a_theirs:.2f}× |")
+                  f"{m_ours / m_theirs:.2f}× | {a_ours:.0f} | {a_theirs:.0f} | {a_ours / a_theirs:.2f}× | {c_ours:.1f} / {c_theirs:.1f} |")
 
     print()
     print("\n".join(flow_table))

@@ -143,6 +143,9 @@ class Bench:
     # -- measuring --
 
     def timed(self, argv, env=None):
+        # Every tool starts on a flushed disk (untimed): what the steps before wrote (another
+        # tool's tree, a removed directory) is not written back during its run and charged to it.
+        os.sync()
         self.proxy.clear()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()

@@ -43,7 +43,7 @@ source scripts/s3-server.sh
 trap stop_s3_servers EXIT
 echo "mode: $mode; configuration: $configuration; server: moto (serialised), loopback; runs: ${SWAMP_BENCH_RUNS:-5}" >&2
 if [ "$mode" = large ]; then
-  python3 scripts/bench-large.py --swamp "$bin/swamp" --endpoint "$SWAMP_TEST_S3_ENDPOINT" --runs "${SWAMP_BENCH_RUNS:-3}"
+  python3 scripts/bench-large.py --swamp "$bin/swamp" --endpoint "$SWAMP_TEST_S3_ENDPOINT" --runs "${SWAMP_BENCH_RUNS:-3}" --server-pid "${_swamp_s3_pids[0]}"
 elif [ "$mode" = network ]; then
   python3 scripts/bench-network.py --swamp "$bin/swamp" --endpoint "$SWAMP_TEST_S3_ENDPOINT" \
     --runs "${SWAMP_BENCH_RUNS:-5}" --delays "${SWAMP_BENCH_DELAYS:-0,20,80}" \

@@ -78,8 +78,12 @@ public enum AtomicFile {
         try pump(from: input, to: fd, path: path)
     }
 
-    /// Copies everything `input` has left to `output`, 1 MiB at a time.
+    /// Copies everything `input` has left to `output`: inside the kernel where it can
+    /// (`sendfile`, no bytes through this process), else 1 MiB at a time through a buffer.
     private static func pump(from input: Int32, to output: Int32, path: String) throws {
+        #if os(Linux)
+            if try kernelCopy(from: input, to: output, path: path) { return }
+        #endif
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
@@ -102,6 +106,32 @@ public enum AtomicFile {
             }
         }
     }
+
+    #if os(Linux)
+        /// Copies with `sendfile` (a regular file to a file or pipe), 1 GiB per call, from
+        /// `input`'s current offset. Returns `false`, having copied nothing, when this pair of
+        /// descriptors does not allow it (a terminal, say), for the caller to copy through a buffer.
+        private static func kernelCopy(from input: Int32, to output: Int32, path: String) throws -> Bool {
+            var copied = 0
+            while true {
+                let count = sendfile(output, input, nil, 1 << 30)
+                if count < 0 {
+                    let code = errno
+                    if code == EINTR { continue }
+                    if code == EAGAIN {
+                        // A non-blocking pipe that is full: wait until it takes more.
+                        var ready = pollfd(fd: output, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&ready, 1, -1)
+                        continue
+                    }
+                    if copied == 0, code == EINVAL || code == ENOSYS { return false }
+                    throw FileSystemError("copy", path: path, errno: code)
+                }
+                if count == 0 { return true }
+                copied += count
+            }
+        }
+    #endif
 
     /// Copies `source` into a new temporary file beside `path`, 1 MiB at a time; returns its path.
     static func copyTemporary(_ source: String, nextTo path: String) throws -> String {
