@@ -41,10 +41,11 @@ def log(message):
 
 
 class Proxy(FaultProxy):
-    """fault-proxy.py in front of the server, with a `delay` rule on every request."""
+    """delay-proxy.py in front of the server, with a `delay` rule on every request (not
+    fault-proxy.py: threaded, it capped every tool at ~500 requests a second; see delay-proxy.py)."""
 
     def __init__(self, upstream, scratch, handshakes=2):
-        super().__init__(upstream, scratch)
+        super().__init__(upstream, scratch, script="delay-proxy.py")
         self.handshakes = handshakes
 
     def delay(self, ms):

@@ -12,10 +12,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class FaultProxy:
-    def __init__(self, upstream, scratch):
-        info = os.path.join(scratch, "proxy.info")
+    def __init__(self, upstream, scratch, script="fault-proxy.py"):
+        """`script`: fault-proxy.py, or delay-proxy.py (latency only, and much cheaper)."""
+        info = os.path.join(scratch, f"{script}.info")
         self.process = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "fault-proxy.py"), "--upstream", upstream, "--info-file", info],
+            [sys.executable, os.path.join(HERE, script), "--upstream", upstream, "--info-file", info],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(300):
             if os.path.exists(info):
