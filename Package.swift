@@ -78,7 +78,10 @@ let package = Package(
         // The S3 datastore backend: partitioned index, dirty sidecar, conditional-write locks.
         .target(
             name: "S3Datastore",
-            dependencies: ["SwampContracts", "SwampSupport", "S3Client", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SwampContracts", "SwampSupport", "S3Client", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         // Conformance suites and test doubles for backend authors.

@@ -26,7 +26,10 @@ extension S3SyncService {
                 case .found(let response):
                     // The same hash means the same bytes, and so the same size.
                     let found = ContentHash.sha256(response.body)
-                    if found == expected.sha256 { try AtomicFile.write(response.body, to: absolute) }
+                    if found == expected.sha256 {
+                        let body = response.body
+                        try await BlockingFiles.run { try AtomicFile.write(body, to: absolute) }
+                    }
                     sha = found
                 case .notModified, .notFound: sha = nil
                 }

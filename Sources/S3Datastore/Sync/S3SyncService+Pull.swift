@@ -213,8 +213,11 @@ extension S3SyncService {
         }
         if !plan.removals.isEmpty || results.count > skipped.count { DatastoreGeneration.bump(cache) }
         let incomplete = !skipped.isEmpty || !plan.keptLocal.isEmpty
-        try sidecar.savePartition(partition, SyncSidecar.PartitionState(etag: etag, index: index, files: files, stale: incomplete ? true : nil))
-        try deriveLatest(from: index)
+        let applied = SyncSidecar.PartitionState(etag: etag, index: index, files: files, stale: incomplete ? true : nil)
+        try await BlockingFiles.run {
+            try self.sidecar.savePartition(partition, applied)
+            try self.deriveLatest(from: index)
+        }
         count(pulled: results.count - skipped.count, deleted: plan.removals.count, skipped: skipped.count)
         return PartitionPull(pulled: results.count - skipped.count, seq: index.seq, neededSkipped: Self.latestVersionFiles(skipped, in: index))
     }
