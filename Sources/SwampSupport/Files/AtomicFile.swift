@@ -99,18 +99,32 @@ public enum AtomicFile {
                     return Glibc.write(output, base + done, count - done)
                 }
                 if written < 0 {
-                    if errno == EINTR { continue }
-                    throw FileSystemError("write", path: path, errno: errno)
+                    let code = errno
+                    if code == EINTR { continue }
+                    if code == EAGAIN {
+                        waitUntilWritable(output)
+                        continue
+                    }
+                    throw FileSystemError("write", path: path, errno: code)
                 }
                 done += written
             }
         }
     }
 
+    /// Waits until `fd` takes more bytes: a non-blocking pipe or terminal that was full
+    /// (`EAGAIN`) is waited out, not taken for an error — by `sendfile` and by the buffer alike
+    /// (the only path where there is no `sendfile`, as on macOS).
+    private static func waitUntilWritable(_ fd: Int32) {
+        var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        _ = poll(&ready, 1, -1)
+    }
+
     #if os(Linux)
         /// Copies with `sendfile` (a regular file to a file or pipe), 1 GiB per call, from
         /// `input`'s current offset. Returns `false`, having copied nothing, when this pair of
-        /// descriptors does not allow it (a terminal, say), for the caller to copy through a buffer.
+        /// descriptors does not allow it (a file opened for appending), for the caller to copy through
+        /// a buffer.
         private static func kernelCopy(from input: Int32, to output: Int32, path: String) throws -> Bool {
             var copied = 0
             while true {
@@ -119,9 +133,7 @@ public enum AtomicFile {
                     let code = errno
                     if code == EINTR { continue }
                     if code == EAGAIN {
-                        // A non-blocking pipe that is full: wait until it takes more.
-                        var ready = pollfd(fd: output, events: Int16(POLLOUT), revents: 0)
-                        _ = poll(&ready, 1, -1)
+                        waitUntilWritable(output)
                         continue
                     }
                     if copied == 0, code == EINVAL || code == ENOSYS { return false }
