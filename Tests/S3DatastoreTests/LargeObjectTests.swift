@@ -143,6 +143,67 @@ import Testing
         #expect(try await client.head("guarded")?.headers["content-length"] == String(Self.part))
     }
 
+    /// A file the push plan hashes is read once more, to be sent: the plan keeps its part
+    /// hashes, and the upload signs and checks each part with them.
+    @Test func aLargeFileIsReadOnceToPlanAndOnceToSend() async throws {
+        let bucket = try await S3Bucket.make()
+        let a = try Self.cache(bucket, "a")
+        let model = Models.make("big")
+        let content = try Self.random(Self.size)
+        try a.repository.writeVersion(of: model, name: "result", content: content)
+
+        let pushed = try await a.measure { _ = try await a.pushAll() }
+        #expect(pushed.partsUp == 3)
+        let hashed = a.sync.bytesHashedForPush.withLock { $0 }
+        #expect(
+            (Int64(Self.size)..<Int64(Self.size) + 4096).contains(hashed),
+            "the large file hashed by the plan only, not again by the upload (and the model's small files): \(hashed)")
+        #expect(a.sync.plannedParts.withLock { $0.isEmpty }, "forgotten once sent")
+        let b = try Self.cache(bucket, "b")
+        _ = try await b.pullAll()
+        #expect(b.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == content)
+    }
+
+    /// A file changed after the plan hashed it never becomes an object, whether the change shows
+    /// in its times (the upload hashes it again) or not (each part's bytes are checked against
+    /// the planned hash as they go).
+    @Test func aLargeFileChangedAfterItsPlanIsNeverCommitted() async throws {
+        let bucket = try await S3Bucket.make()
+        let a = try Self.cache(bucket, "a")
+        let model = Models.make("big")
+        let content = try Self.random(Self.size)
+        try a.repository.writeVersion(of: model, name: "result", content: content)
+        let rel = DatastoreLayout.rawRel(model.ref, "result", 1)
+        let absolute = "\(a.root)/\(rel)"
+        let key = a.sync.remote.objectKey(rel)
+
+        for unseen in [false, true] {
+            let plan = try #require(try a.sync.plan(.model(model.ref), walk: true))
+            let upload = try #require(plan.uploads.first { $0.path == rel })
+            #expect(a.sync.plannedParts.withLock { $0[absolute]?.parts.count } == 3)
+            // The last byte changes in place: same size, same inode.
+            let handle = try #require(FileHandle(forUpdatingAtPath: absolute))
+            try handle.seek(toOffset: UInt64(Self.size - 1))
+            let last = try #require(try handle.read(upToCount: 1)).first ?? 0
+            try handle.seek(toOffset: UInt64(Self.size - 1))
+            try handle.write(contentsOf: Data([last ^ 0xff]))
+            try handle.close()
+            if unseen {
+                // As if the change came within the file system's timestamp granularity.
+                let now = try #require(LocalFile.stat(absolute))
+                a.sync.plannedParts.withLock { plans in
+                    guard let planned = plans[absolute] else { return }
+                    plans[absolute] = PlannedParts(
+                        file: SyncSidecar.FileRecord(now, sha256: planned.file.sha256), partSize: planned.partSize, parts: planned.parts)
+                }
+            }
+            let error = await #expect(throws: S3SyncError.self) { _ = try await a.sync.upload(upload) }
+            #expect(error?.code == .localFileChanged, "\(String(describing: error))")
+            #expect(try await a.sync.client.head(key) == nil, "no object from bytes that are not the planned ones")
+            #expect(try await a.sync.client.listMultipartUploads(prefix: "").isEmpty, "the upload was aborted")
+        }
+    }
+
     @Test func partSizesAreValidatedAndGrowPastTenThousandParts() throws {
         func parse(_ extra: [String: JSONValue]) throws -> S3DatastoreConfig {
             try S3DatastoreConfig.parse(.object(["bucket": .string("b-1")].merging(extra) { $1 }))

@@ -37,10 +37,11 @@ extension S3SyncService {
         }
     }
 
-    /// A multipart upload: the file is read once in order to hash each part (and the whole),
-    /// each part is sent as soon as it is hashed — streamed from disk, in the window, retried on
-    /// its own — and the upload is completed under `condition` only when the whole file hashed to
-    /// `sha`. Any failure or interruption aborts the upload (its parts never become an object);
+    /// A multipart upload: each part is signed with its hash — taken by the push plan with the
+    /// file's (``PlannedParts``), or else by one read here, in order, that checks the whole file
+    /// hashes to `sha` — and sent as soon as it is hashed, streamed from disk, in the window,
+    /// retried on its own; the upload is completed under `condition` only when every part's
+    /// bytes hashed to what signed it and the whole to `sha`. Any failure or interruption aborts the upload (its parts never become an object);
     /// an upload left by a killed process is aborted by the next push (``abortAbandonedUploads()``)
     /// or by `repair`.
     func putMultipart(
@@ -60,6 +61,12 @@ extension S3SyncService {
             throw error
         }
         do {
+            // The part hashes the plan took with the file's hash, when the file is the one it
+            // hashed (the same size, times and inode); otherwise one read here, in order.
+            let planned = plannedParts.withLock { $0[absolute] }.flatMap { planned in
+                planned.file.sha256 == sha && planned.partSize == partSize && planned.parts.count == count
+                    && LocalFile.stat(absolute).map(planned.file.describes) == true ? planned.parts : nil
+            }
             var whole = SHA256()
             let file: ReadOnlyFile
             do {
@@ -74,16 +81,23 @@ extension S3SyncService {
                 for number in 1...count {
                     let offset = Int64(number - 1) * partSize
                     let length = min(partSize, size - offset)
-                    var part = SHA256()
-                    do {
-                        try file.read(offset: offset, length: length) { chunk in
-                            part.update(bufferPointer: chunk)
-                            whole.update(bufferPointer: chunk)
+                    let hash: String
+                    if let planned {
+                        hash = planned[number - 1]
+                    } else {
+                        var part = SHA256()
+                        do {
+                            try file.read(offset: offset, length: length) { chunk in
+                                part.update(bufferPointer: chunk)
+                                whole.update(bufferPointer: chunk)
+                            }
+                        } catch let error as FileSystemError {
+                            throw LocalFileError(path: absolute, message: "became shorter or unreadable while it was being sent (\(error))")
                         }
-                    } catch let error as FileSystemError {
-                        throw LocalFileError(path: absolute, message: "became shorter or unreadable while it was being sent (\(error))")
+                        bytesHashedForPush.withLock { $0 += length }
+                        hash = ContentHash.hex(part.finalize())
                     }
-                    let slice = FileSlice(path: absolute, offset: offset, length: length, sha256: ContentHash.hex(part.finalize()))
+                    let slice = FileSlice(path: absolute, offset: offset, length: length, sha256: hash)
                     if inFlight >= window.width, let (done, etag) = try await group.next() {
                         etags[done - 1] = etag
                         inFlight -= 1
@@ -99,7 +113,9 @@ extension S3SyncService {
                 while let (done, etag) = try await group.next() { etags[done - 1] = etag }
                 return etags
             }
-            guard ContentHash.hex(whole.finalize()) == sha else {
+            // Parts the plan hashed were each checked as they were sent against hashes read
+            // with the file's (``PlannedParts``): those bytes hash to `sha`.
+            guard planned != nil || ContentHash.hex(whole.finalize()) == sha else {
                 throw LocalFileError(path: absolute, message: "changed while it was being sent (its bytes no longer hash to what was planned)")
             }
             Failpoint.hit("push.before-complete")
@@ -120,6 +136,35 @@ extension S3SyncService {
             throw error
         }
         sidecar.endUpload(journal)
+        plannedParts.withLock { _ = $0.removeValue(forKey: absolute) }
+    }
+
+    /// How a push plan hashes a file: one read, in order. A file of the multipart threshold or
+    /// more has its parts hashed in the same read (``PlannedParts``), so that its upload reads it
+    /// only to send it.
+    func hashForPush(_ absolute: String, _ local: LocalFile) throws -> String {
+        defer { bytesHashedForPush.withLock { $0 += local.size } }
+        guard local.size >= Int64(settings.multipartThreshold) else { return try ContentHash.sha256(ofFile: absolute).sha256 }
+        let partSize = partSize(for: local.size)
+        let file = try ReadOnlyFile(absolute)
+        var whole = SHA256()
+        var parts: [String] = []
+        parts.reserveCapacity(Int((local.size + partSize - 1) / partSize))
+        var offset: Int64 = 0
+        while offset < local.size {
+            let length = min(partSize, local.size - offset)
+            var part = SHA256()
+            try file.read(offset: offset, length: length) { chunk in
+                part.update(bufferPointer: chunk)
+                whole.update(bufferPointer: chunk)
+            }
+            parts.append(ContentHash.hex(part.finalize()))
+            offset += length
+        }
+        let sha = ContentHash.hex(whole.finalize())
+        let planned = PlannedParts(file: SyncSidecar.FileRecord(local, sha256: sha), partSize: partSize, parts: parts)
+        plannedParts.withLock { $0[absolute] = planned }
+        return sha
     }
 
     /// Aborts an upload even from a cancelled task (Ctrl-C): its parts must not be left behind.
@@ -283,6 +328,17 @@ extension S3SyncService {
 
 extension ClosedRange<Int64> {
     var count64: Int64 { upperBound - lowerBound + 1 }
+}
+
+/// The hashes of a large file's parts, taken by a push plan in the read that hashed the whole
+/// file. Its upload signs each part with them and checks each part's bytes against them as it
+/// sends them (``FileSlice``): bytes that pass are the bytes the plan read, so they hash to the
+/// planned sha256 without a read of their own. Used only while the file's size, times and
+/// inode are those recorded here.
+struct PlannedParts: Sendable {
+    let file: SyncSidecar.FileRecord
+    let partSize: Int64
+    let parts: [String]
 }
 
 /// A file read in chunks at given offsets.

@@ -151,7 +151,7 @@ extension S3SyncService {
         guard !candidates.isEmpty else { return nil }
         return try PushPlan.make(
             partition: partition, state: state, dirtyLength: dirty.length, dirty: dirty.paths, candidates: candidates,
-            local: CacheView(cache: cache, known: state.files))
+            local: CacheView(cache: cache, known: state.files, hashing: { try self.hashForPush($0, $1) }))
     }
 
     /// What one upload came to.

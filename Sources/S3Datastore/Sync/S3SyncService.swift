@@ -25,6 +25,11 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     /// resolved a conflict does not send those bytes again.
     let uploadedThisRun = Mutex<[String: SyncSidecar.FileRecord]>([:])
     private let progressHandler = Mutex<(@Sendable (SyncProgress) -> Void)?>(nil)
+    /// The part hashes of large files a push plan hashed, by absolute path (see ``PlannedParts``).
+    let plannedParts = Mutex<[String: PlannedParts]>([:])
+    /// Bytes of local files read to hash them before a push sends them (planning, and a
+    /// multipart upload's own pass when the plan did not hash the file).
+    let bytesHashedForPush = Mutex<Int64>(0)
 
     /// The accounting of the client the locks use (their requests are reported too).
     let lockAccounting: RequestAccounting?
@@ -146,10 +151,14 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
 
     // MARK: Helpers
 
-    /// The file's sha256, reusing the recorded one when size, mtime, ctime and inode are unchanged.
-    static func hash(_ absolute: String, _ local: LocalFile, known: SyncSidecar.FileRecord?) throws -> String {
+    /// The file's sha256, reusing the recorded one when size, mtime, ctime and inode are unchanged;
+    /// otherwise `hashing` reads it.
+    static func hash(
+        _ absolute: String, _ local: LocalFile, known: SyncSidecar.FileRecord?,
+        hashing: (String, LocalFile) throws -> String = { absolute, _ in try ContentHash.sha256(ofFile: absolute).sha256 }
+    ) throws -> String {
         if let known, known.describes(local) { return known.sha256 }
-        return try ContentHash.sha256(ofFile: absolute).sha256
+        return try hashing(absolute, local)
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
