@@ -47,8 +47,14 @@ public struct LocalFileError: Error, CustomStringConvertible, Sendable {
 struct FileSliceBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let slice: FileSlice
-    /// Bytes read per chunk: with the chunk held back, about twice this is in memory per request.
+    /// Bytes read per chunk.
     static let chunkBytes = 64 << 10
+    /// Chunks handed to the HTTP client that it may not have written to the socket yet. The
+    /// client takes chunks without waiting for their writes until its connection reports itself
+    /// full, which reaches the producer late: a body read from the page cache got ~10 chunks
+    /// ahead of its socket (measured). With this bound, a request holds at most this many, the
+    /// held-back one and the one being read.
+    static let chunksAhead = 2
 
     func makeAsyncIterator() -> Iterator { Iterator(slice: slice) }
 
@@ -66,6 +72,9 @@ struct FileSliceBody: AsyncSequence, Sendable {
         var hasher = SHA256()
         var held: ByteBuffer?
         var finished = false
+        /// Chunks handed out, while the HTTP client may still hold them (see ``chunksAhead``).
+        var handedOut: [ByteBuffer] = []
+        var bounded = true
 
         init(slice: FileSlice) { self.slice = slice }
 
@@ -78,16 +87,48 @@ struct FileSliceBody: AsyncSequence, Sendable {
                         throw LocalFileError(
                             path: slice.path, message: "changed while it was being sent (its bytes no longer hash to what was signed)")
                     }
+                    handedOut = []
                     return held
                 }
+                try await waitForWrites()
                 let chunk = try readChunk()
                 if let previous = held {
                     held = chunk
+                    handedOut.append(previous)
                     return previous
                 }
                 held = chunk
             }
             return nil
+        }
+
+        /// Waits until fewer than ``chunksAhead`` chunks handed out are still held by the HTTP
+        /// client: a chunk only this iterator holds has been written to the socket (or dropped).
+        /// A client that keeps a chunk for more than two seconds (not seen) stops the waiting for the
+        /// rest of the body: it would cost memory, never a stalled request.
+        private mutating func waitForWrites() async throws {
+            guard bounded else { return }
+            var pause = Duration.microseconds(100)
+            var waited = Duration.zero
+            while true {
+                var index = 0
+                while index < handedOut.count {
+                    if handedOut[index].modifyIfUniquelyOwned({ _ in () }) != nil {
+                        handedOut.remove(at: index)
+                    } else {
+                        index += 1
+                    }
+                }
+                guard handedOut.count >= FileSliceBody.chunksAhead else { return }
+                guard waited < .seconds(2) else {
+                    bounded = false
+                    handedOut = []
+                    return
+                }
+                try await Task.sleep(for: pause)
+                waited += pause
+                pause = Swift.min(pause * 2, .milliseconds(5))
+            }
         }
 
         private mutating func readChunk() throws -> ByteBuffer {
