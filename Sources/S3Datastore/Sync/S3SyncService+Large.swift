@@ -3,6 +3,7 @@ import Foundation
 import S3Client
 import SwampContracts
 import SwampSupport
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -141,7 +142,8 @@ extension S3SyncService {
 
     /// How a push plan hashes a file: one read, in order. A file of the multipart threshold or
     /// more has its parts hashed in the same read (``PlannedParts``), so that its upload reads it
-    /// only to send it.
+    /// only to send it; the two hashes of each chunk read are computed side by side, on two
+    /// threads, so the plan takes no longer than one hash of the file.
     func hashForPush(_ absolute: String, _ local: LocalFile) throws -> String {
         defer { bytesHashedForPush.withLock { $0 += local.size } }
         guard local.size >= Int64(settings.multipartThreshold) else { return try ContentHash.sha256(ofFile: absolute).sha256 }
@@ -154,9 +156,8 @@ extension S3SyncService {
         while offset < local.size {
             let length = min(partSize, local.size - offset)
             var part = SHA256()
-            try file.read(offset: offset, length: length) { chunk in
-                part.update(bufferPointer: chunk)
-                whole.update(bufferPointer: chunk)
+            try file.read(offset: offset, length: length, chunk: 4 << 20) { chunk in
+                Self.update(&whole, &part, with: chunk)
             }
             parts.append(ContentHash.hex(part.finalize()))
             offset += length
@@ -330,6 +331,36 @@ extension ClosedRange<Int64> {
     var count64: Int64 { upperBound - lowerBound + 1 }
 }
 
+extension S3SyncService {
+    /// Updates two hashers with the same bytes, side by side when the machine has more than one
+    /// core (each is one core's work: ~0.8 s per GiB here).
+    static func update(_ first: inout SHA256, _ second: inout SHA256, with chunk: UnsafeRawBufferPointer) {
+        guard ProcessInfo.processInfo.activeProcessorCount > 1 else {
+            first.update(bufferPointer: chunk)
+            second.update(bufferPointer: chunk)
+            return
+        }
+        let one = Mutex(first)
+        let other = Mutex(second)
+        let lent = LentBytes(bytes: chunk)
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            if index == 0 {
+                one.withLock { $0.update(bufferPointer: lent.bytes) }
+            } else {
+                other.withLock { $0.update(bufferPointer: lent.bytes) }
+            }
+        }
+        first = one.withLock { $0 }
+        second = other.withLock { $0 }
+    }
+
+    /// Bytes lent to `concurrentPerform`'s iterations, which only read them and have all ended
+    /// when it returns, within the lender's scope (a lifetime the checker cannot see).
+    private struct LentBytes: @unchecked Sendable {
+        let bytes: UnsafeRawBufferPointer
+    }
+}
+
 /// The hashes of a large file's parts, taken by a push plan in the read that hashed the whole
 /// file. Its upload signs each part with them and checks each part's bytes against them as it
 /// sends them (``FileSlice``): bytes that pass are the bytes the plan read, so they hash to the
@@ -364,9 +395,9 @@ final class ReadOnlyFile {
 
     deinit { if owned { close(fd) } }
 
-    /// Hands `length` bytes from `offset` to `body`, 1 MiB at a time.
-    func read(offset: Int64, length: Int64, _ body: (UnsafeRawBufferPointer) -> Void) throws {
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    /// Hands `length` bytes from `offset` to `body`, `chunk` bytes (1 MiB) at a time.
+    func read(offset: Int64, length: Int64, chunk: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) -> Void) throws {
+        var buffer = [UInt8](repeating: 0, count: Int(min(Int64(chunk), max(length, 1))))
         var done: Int64 = 0
         while done < length {
             let want = Int(min(Int64(buffer.count), length - done))

@@ -30,10 +30,7 @@ extension S3SyncService {
             partitions.formUnion(sidecar.knownPartitions())
             partitions.formUnion(localPartitions())
         }
-        var plans: [PushPlan] = []
-        for partition in partitions.sorted() {
-            if let plan = try plan(partition, walk: bulk) { plans.append(plan) }
-        }
+        var plans = try await plan(partitions.sorted(), walk: bulk)
         for path in plans.flatMap(\.modifiedAfterCommit) {
             logger.warning(
                 "not pushing a local change to a committed file (committed versions are immutable); the next pull restores it",
@@ -132,6 +129,17 @@ extension S3SyncService {
         var taken: Set<String> = []
         /// The partition as fenced (the base of this push's commit).
         var fenced: (etag: String?, index: PartitionIndex)
+    }
+
+    /// Plans `partitions` (in their order), side by side when there are several: hashing the
+    /// files is most of it, one core's work each (a first push of 1 GiB over 100 models hashes
+    /// all of it here).
+    func plan(_ partitions: [PartitionID], walk: Bool) async throws -> [PushPlan] {
+        guard partitions.count > 1 else { return try partitions.compactMap { try plan($0, walk: walk) } }
+        let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return try await forEachConcurrently(partitions, limit: width) { partition in
+            try await BlockingFiles.run { try self.plan(partition, walk: walk) }
+        }.compactMap { $0 }
     }
 
     /// Decides what to push for one partition, from the dirty log (or a walk).
