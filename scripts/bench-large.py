@@ -15,7 +15,10 @@ Scenarios (medians of --runs; each run on a fresh bucket):
               no copy into the cache;
               pull: a teammate's `swamp datastore sync --pull` (ranged GETs) against
               `aws s3 cp s3://… FILE`.
-  100 x 10 MiB the same with 100 models of one 10 MiB version each, against `aws s3 sync`.
+  100 x 10 MiB the same with 100 models of one 10 MiB version each, against `aws s3 sync`
+              (push from the cache: 100 model runs, then one push of their 100 new versions).
+Each command's own CPU time (user + system) and the server's during it are reported beside the
+times: on a 2-core machine the server (Python) is often the bottleneck.
 First the flow of issue 12, once: `model method run` writing 1 GiB and pushing it, a second
 user's pull, `data get | sha256sum` — peak memory of each process, and the bytes compared.
 """
@@ -36,9 +39,10 @@ from fault_proxy_client import FaultProxy
 
 
 def refuse_uploads(proxy, refuse):
-    """Makes the proxy answer every CreateMultipartUpload with 403 AccessDenied (or stop)."""
-    proxy.set_rules([{"method": "POST", "path": r"\?uploads", "count": -1, "action": "error", "status": 403, "code": "AccessDenied"}]
-                    if refuse else [])
+    """Makes the proxy answer every upload of a data file (PUT or CreateMultipartUpload under
+    data/; locks and indexes go through) with 403 AccessDenied (or stop)."""
+    proxy.set_rules([{"method": method, "path": path, "count": -1, "action": "error", "status": 403, "code": "AccessDenied"}
+                     for method, path in (("POST", r"/data/.*\?uploads"), ("PUT", r"^/[^/?]+/data/"))] if refuse else [])
 
 
 SERVER_PID = None
@@ -54,8 +58,8 @@ def server_cpu():
 
 
 def timed(command, env, cwd=None, stdout=subprocess.DEVNULL):
-    """(seconds, peak resident KiB, peak anonymous KiB, the server's CPU seconds) of one
-    command, which must succeed.
+    """(seconds, peak resident KiB, peak anonymous KiB, the server's CPU seconds, the command's
+    own CPU seconds: user + system) of one command, which must succeed.
 
     Peak resident is the kernel's high-water mark (`ru_maxrss`, what `/usr/bin/time -f %M`
     prints): it counts the pages of the executable's code and data the process touched, shared
@@ -94,7 +98,7 @@ def timed(command, env, cwd=None, stdout=subprocess.DEVNULL):
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         sys.exit(f"failed ({process.returncode}): {' '.join(command)}\n{errors.decode()[-2000:]}")
-    return seconds, usage.ru_maxrss, anon[0], server_cpu() - served
+    return seconds, usage.ru_maxrss, anon[0], server_cpu() - served, usage.ru_utime + usage.ru_stime
 
 
 def main():
@@ -134,22 +138,23 @@ def main():
     atexit.register(lambda: shutil.rmtree(work, ignore_errors=True))
     atexit.register(proxy.stop)
 
-    def push_from_cache(repo, name):
-        """A model run writes a new version into the cache and cannot push it (its multipart
-        upload refused by the proxy); then the timed `datastore sync --push`, straight to the server."""
+    def push_from_cache(repo, name, models):
+        """Model runs write a new version each into the cache and cannot push them (their
+        uploads refused by the proxy); then the timed `datastore sync --push`, straight to the server."""
         refuse_uploads(proxy, True)
-        failed = run([swamp, "model", "method", "run", "big", "execute", "--datastore", "s3:" + config(name, proxy.endpoint)],
-                     cwd=repo, check=False)
+        for model in models:
+            failed = run([swamp, "model", "method", "run", model, "execute", "--datastore", "s3:" + config(name, proxy.endpoint)],
+                         cwd=repo, check=False)
+            if failed.returncode == 0:
+                sys.exit(f"the push of {model}'s run was not refused: nothing is left to push")
         refuse_uploads(proxy, False)
-        if failed.returncode == 0:
-            sys.exit("the model run's push was not refused: nothing is left to push")
         report = f"{work}/push.json"
         with open(report, "w") as out:
             sample = timed([swamp, "datastore", "sync", "--push", "--json"], env, cwd=repo, stdout=out)
         with open(report) as out:
             pushed = json.load(out).get("pushed", 0)
-        if pushed < 1:
-            sys.exit(f"datastore sync --push pushed nothing ({pushed})")
+        if pushed < len(models):
+            sys.exit(f"datastore sync --push pushed {pushed} files, not the {len(models)} new versions")
         return sample
 
     def local_repo(path, files):
@@ -192,20 +197,18 @@ def main():
         flow.append(("data get > file", timed([swamp, "data", "get", "big", "result"], env, cwd=b, stdout=got)))
     same = run(["cmp", big, f"{work}/got.bin"], check=False).returncode == 0
     flow_table = [f"| {args.gib:g} GiB flow | s | peak MiB | own MiB |", "|---|---|---|---|"]
-    flow_table += [f"| {label} | {seconds:.2f} | {kib / 1024:.0f} | {anon / 1024:.0f} |" for label, (seconds, kib, anon, _) in flow]
+    flow_table += [f"| {label} | {seconds:.2f} | {kib / 1024:.0f} | {anon / 1024:.0f} |" for label, (seconds, kib, anon, _, _) in flow]
     flow_table.append(f"\nbytes identical after run → push → pull → data get: {'yes' if same else 'NO'}")
     run(aws + ["s3", "rb", "--force", f"s3://{name}"])
     env["SWAMP_HOME"] = f"{work}/home"
     rows = []
-    for label, repo, aws_up, aws_down in [
-        (f"1 x {args.gib:g} GiB", f"{work}/repo-big", lambda b: ["s3", "cp", "--quiet", big, f"s3://{b}/big.bin"],
+    for label, repo, models, aws_up, aws_down in [
+        (f"1 x {args.gib:g} GiB", f"{work}/repo-big", ["big"], lambda b: ["s3", "cp", "--quiet", big, f"s3://{b}/big.bin"],
          lambda b, d: ["s3", "cp", "--quiet", f"s3://{b}/big.bin", f"{d}/big.bin"]),
-        (f"{args.files} x {args.file_mib} MiB", f"{work}/repo-small", lambda b: ["s3", "sync", "--quiet", small_dir, f"s3://{b}/small"],
-         lambda b, d: ["s3", "sync", "--quiet", f"s3://{b}/small", d]),
+        (f"{args.files} x {args.file_mib} MiB", f"{work}/repo-small", [f"m{index:03}" for index in range(args.files)],
+         lambda b: ["s3", "sync", "--quiet", small_dir, f"s3://{b}/small"], lambda b, d: ["s3", "sync", "--quiet", f"s3://{b}/small", d]),
     ]:
-        samples = {"swamp push": [], "aws push": [], "swamp pull": [], "aws pull": []}
-        if repo.endswith("repo-big"):
-            samples["swamp push from the cache"] = []
+        samples = {"swamp push": [], "aws push": [], "swamp pull": [], "aws pull": [], "swamp push from the cache": []}
         for index in range(args.runs):
             name = bucket()
             other = bucket()
@@ -220,8 +223,7 @@ def main():
                 # A teammate: another machine's home, so another cache.
                 samples["swamp pull"].append(
                     timed([swamp, "datastore", "sync", "--pull"], dict(env, SWAMP_HOME=f"{work}/home-pull"), cwd=puller))
-                if "swamp push from the cache" in samples:
-                    samples["swamp push from the cache"].append(push_from_cache(pusher, name))
+                samples["swamp push from the cache"].append(push_from_cache(pusher, name, models))
 
             def theirs():
                 samples["aws push"].append(timed(aws + aws_up(other), env))
@@ -238,12 +240,14 @@ def main():
             shutil.rmtree(f"{work}/home/repos", ignore_errors=True)
             shutil.rmtree(f"{work}/home-pull", ignore_errors=True)
             print(f"  {label} run {index + 1}: " + ", ".join(
-                f"{k} {v[-1][0]:.2f} s {v[-1][1] // 1024} MiB ({v[-1][2] // 1024} own, server {v[-1][3]:.1f} s CPU)" for k, v in samples.items()),
+                f"{k} {v[-1][0]:.2f} s {v[-1][1] // 1024} MiB ({v[-1][2] // 1024} own, CPU {v[-1][4]:.1f} s, server {v[-1][3]:.1f} s CPU)"
+                for k, v in samples.items()),
                   file=sys.stderr)
         rows.append((label, samples))
 
-    print("| transfer | swamp s | aws-cli s | time ratio | swamp peak MiB | aws-cli peak MiB | memory ratio | swamp own MiB | aws-cli own MiB | own ratio | server CPU s: swamp / aws-cli |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| transfer | swamp s | aws-cli s | time ratio | swamp peak MiB | aws-cli peak MiB | memory ratio | swamp own MiB | aws-cli own MiB | own ratio "
+          "| CPU s: swamp / aws-cli | server CPU s: swamp / aws-cli |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for label, samples in rows:
         for direction in ("push", "push from the cache", "pull"):
             if f"swamp {direction}" not in samples:
@@ -254,8 +258,10 @@ def main():
             m_ours, m_theirs = max(s[1] for s in ours) / 1024, max(s[1] for s in theirs) / 1024
             a_ours, a_theirs = max(s[2] for s in ours) / 1024, max(s[2] for s in theirs) / 1024
             c_ours, c_theirs = statistics.median(s[3] for s in ours), statistics.median(s[3] for s in theirs)
+            u_ours, u_theirs = statistics.median(s[4] for s in ours), statistics.median(s[4] for s in theirs)
             print(f"| {label} {direction} | {t_ours:.2f} | {t_theirs:.2f} | {t_ours / t_theirs:.2f}× | {m_ours:.0f} | {m_theirs:.0f} | "
-                  f"{m_ours / m_theirs:.2f}× | {a_ours:.0f} | {a_theirs:.0f} | {a_ours / a_theirs:.2f}× | {c_ours:.1f} / {c_theirs:.1f} |")
+                  f"{m_ours / m_theirs:.2f}× | {a_ours:.0f} | {a_theirs:.0f} | {a_ours / a_theirs:.2f}× | {u_ours:.1f} / {u_theirs:.1f} | "
+                  f"{c_ours:.1f} / {c_theirs:.1f} |")
 
     print()
     print("\n".join(flow_table))

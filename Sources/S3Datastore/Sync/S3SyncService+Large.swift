@@ -148,7 +148,7 @@ extension S3SyncService {
         defer { bytesHashedForPush.withLock { $0 += local.size } }
         guard local.size >= Int64(settings.multipartThreshold) else { return try ContentHash.sha256(ofFile: absolute).sha256 }
         let partSize = partSize(for: local.size)
-        let file = try ReadOnlyFile(absolute)
+        let file = try ReadOnlyFile(absolute, chunk: 4 << 20)
         var whole = SHA256()
         var parts: [String] = []
         parts.reserveCapacity(Int((local.size + partSize - 1) / partSize))
@@ -156,7 +156,7 @@ extension S3SyncService {
         while offset < local.size {
             let length = min(partSize, local.size - offset)
             var part = SHA256()
-            try file.read(offset: offset, length: length, chunk: 4 << 20) { chunk in
+            try file.read(offset: offset, length: length) { chunk in
                 Self.update(&whole, &part, with: chunk)
             }
             parts.append(ContentHash.hex(part.finalize()))
@@ -372,43 +372,63 @@ struct PlannedParts: Sendable {
     let parts: [String]
 }
 
-/// A file read in chunks at given offsets.
+/// A file read in chunks at given offsets, through one buffer of its own.
+///
+/// The buffer is mapped directly (`mmap`), not taken from `malloc`: glibc serves a large block
+/// by a mapping, and on freeing it raises the size from which it maps to that block's, so that
+/// later blocks of that size come from the heap of the thread's arena and stay with the process
+/// (a push that hashed its files on two threads kept ~7 MiB more, measured).
 final class ReadOnlyFile {
     private let fd: Int32
     private let owned: Bool
+    private let chunk: Int
+    private var buffer: UnsafeMutableRawBufferPointer?
     let path: String
 
-    init(_ path: String) throws {
+    init(_ path: String, chunk: Int = 1 << 20) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileSystemError("open", path: path, errno: errno) }
         self.fd = fd
         owned = true
+        self.chunk = chunk
         self.path = path
     }
 
     /// Reads through a descriptor the caller owns (and closes).
-    init(fd: Int32, path: String) {
+    init(fd: Int32, path: String, chunk: Int = 1 << 20) {
         self.fd = fd
         owned = false
+        self.chunk = chunk
         self.path = path
     }
 
-    deinit { if owned { close(fd) } }
+    deinit {
+        if let buffer, let base = buffer.baseAddress { munmap(base, buffer.count) }
+        if owned { close(fd) }
+    }
 
-    /// Hands `length` bytes from `offset` to `body`, `chunk` bytes (1 MiB) at a time.
-    func read(offset: Int64, length: Int64, chunk: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) -> Void) throws {
-        var buffer = [UInt8](repeating: 0, count: Int(min(Int64(chunk), max(length, 1))))
+    /// Hands `length` bytes from `offset` to `body`, a chunk at a time.
+    func read(offset: Int64, length: Int64, _ body: (UnsafeRawBufferPointer) -> Void) throws {
+        let buffer = try mapped()
         var done: Int64 = 0
         while done < length {
             let want = Int(min(Int64(buffer.count), length - done))
-            let count = buffer.withUnsafeMutableBytes { pointer -> Int in
-                guard let base = pointer.baseAddress else { return -1 }
-                return pread(fd, base, want, off_t(offset + done))
-            }
+            guard let base = buffer.baseAddress else { throw FileSystemError("read", path: path, errno: EFAULT) }
+            let count = pread(fd, base, want, off_t(offset + done))
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { throw FileSystemError("read", path: path, errno: count < 0 ? errno : EIO) }
-            buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            body(UnsafeRawBufferPointer(start: base, count: count))
             done += Int64(count)
         }
+    }
+
+    private func mapped() throws -> UnsafeMutableRawBufferPointer {
+        if let buffer { return buffer }
+        guard let base = mmap(nil, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
+            throw FileSystemError("allocate a read buffer for", path: path, errno: errno)
+        }
+        let buffer = UnsafeMutableRawBufferPointer(start: base, count: chunk)
+        self.buffer = buffer
+        return buffer
     }
 }

@@ -8,24 +8,24 @@ public enum ContentHash {
         hex(SHA256.hash(data: data))
     }
 
-    /// The hex SHA-256 and size of the file at `path`, read in chunks.
+    /// The hex SHA-256 and size of the file at `path`, read through one buffer of 64 KiB (small
+    /// enough for `malloc` to keep reusing, on any thread).
     public static func sha256(ofFile path: String) throws -> (sha256: String, size: Int64) {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw FileSystemError("open", path: path, errno: errno == 0 ? ENOENT : errno)
-        }
-        defer { try? handle.close() }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError("open", path: path, errno: errno) }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        defer { buffer.deallocate() }
         var hasher = SHA256()
         var size: Int64 = 0
         while true {
-            let chunk: Data
-            do {
-                chunk = try handle.read(upToCount: 1 << 20) ?? Data()
-            } catch {
-                throw FileSystemError("read", path: path, errno: EIO)
-            }
-            if chunk.isEmpty { break }
-            size += Int64(chunk.count)
-            hasher.update(data: chunk)
+            guard let base = buffer.baseAddress else { throw FileSystemError("read", path: path, errno: EFAULT) }
+            let count = read(fd, base, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw FileSystemError("read", path: path, errno: errno) }
+            if count == 0 { break }
+            size += Int64(count)
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(start: base, count: count))
         }
         return (hex(hasher.finalize()), size)
     }
