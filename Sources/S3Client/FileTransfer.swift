@@ -166,26 +166,31 @@ struct FileSliceBody: AsyncSequence, Sendable {
 }
 
 /// Where a streamed response body goes: a file descriptor from `offset` on, hashed as it
-/// arrives when asked. Each attempt of a request starts again at `offset`.
+/// arrives unless told not to. Each attempt of a request starts again at `offset`.
 public final class FileSink: Sendable {
     private let fd: Int32
     private let offset: Int64
+    private let hashing: Bool
     private struct State {
         var written: Int64 = 0
         var hasher = SHA256()
     }
     private let state = Mutex(State())
 
-    /// - Parameter fd: an open, writable descriptor the caller owns (and closes).
-    public init(fd: Int32, offset: Int64 = 0) {
+    /// - Parameters:
+    ///   - fd: an open, writable descriptor the caller owns (and closes).
+    ///   - hashing: whether to hash the bytes (``sha256``); a range of a larger object is
+    ///     hashed with the others, in order, by its caller.
+    public init(fd: Int32, offset: Int64 = 0, hashing: Bool = true) {
         self.fd = fd
         self.offset = offset
+        self.hashing = hashing
     }
 
     /// Bytes written by the current attempt.
     public var written: Int64 { state.withLock { $0.written } }
 
-    /// The hex SHA-256 of the bytes written by the current attempt.
+    /// The hex SHA-256 of the bytes written by the current attempt (of none, when not hashing).
     public var sha256: String { state.withLock { SigV4Signer.hex($0.hasher.finalize()) } }
 
     /// A new attempt: forget what an earlier one wrote (it is overwritten).
@@ -205,7 +210,7 @@ public final class FileSink: Sendable {
                     }
                     done += count
                 }
-                state.hasher.update(bufferPointer: pointer)
+                if hashing { state.hasher.update(bufferPointer: pointer) }
             }
             if failure != 0 { throw SinkError(errno: failure) }
             state.written += Int64(buffer.readableBytes)
