@@ -47,16 +47,28 @@ public struct LocalFileError: Error, CustomStringConvertible, Sendable {
 struct FileSliceBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let slice: FileSlice
+    var bound = WriteBound.process
     /// Bytes read per chunk.
     static let chunkBytes = 64 << 10
-    /// Chunks handed to the HTTP client that it may not have written to the socket yet. The
-    /// client takes chunks without waiting for their writes until its connection reports itself
-    /// full, which reaches the producer late: a body read from the page cache got ~10 chunks
-    /// ahead of its socket (measured). With this bound, a request holds at most this many, the
-    /// held-back one and the one being read.
+    /// Chunks handed to the HTTP client that it may not have written to the socket yet, at
+    /// most. The client takes chunks without waiting for their writes until its connection
+    /// reports itself full, which reaches the producer late: a body read from the page cache got
+    /// ~10 chunks ahead of its socket (measured). With this bound a body holds at most three
+    /// chunks: these two and the one held back (the next is read only once one of the two was
+    /// written).
     static let chunksAhead = 2
 
-    func makeAsyncIterator() -> Iterator { Iterator(slice: slice) }
+    func makeAsyncIterator() -> Iterator { Iterator(slice: slice, bound: bound) }
+
+    /// Whether bodies wait for their chunks' writes (``chunksAhead``): once the HTTP client kept
+    /// a chunk for two seconds (never seen), no body that shares this waits again, so a client
+    /// that changed how it holds chunks costs memory, never a stall per part.
+    final class WriteBound: Sendable {
+        static let process = WriteBound()
+        private let off = Atomic(false)
+        var isOn: Bool { !off.load(ordering: .relaxed) }
+        func turnOff() { off.store(true, ordering: .relaxed) }
+    }
 
     /// Owns the descriptor, so an iterator dropped mid-way still closes it.
     final class Descriptor {
@@ -74,9 +86,12 @@ struct FileSliceBody: AsyncSequence, Sendable {
         var finished = false
         /// Chunks handed out, while the HTTP client may still hold them (see ``chunksAhead``).
         var handedOut: [ByteBuffer] = []
-        var bounded = true
+        let bound: WriteBound
 
-        init(slice: FileSlice) { self.slice = slice }
+        init(slice: FileSlice, bound: WriteBound) {
+            self.slice = slice
+            self.bound = bound
+        }
 
         mutating func next() async throws -> ByteBuffer? {
             while !finished {
@@ -104,12 +119,14 @@ struct FileSliceBody: AsyncSequence, Sendable {
 
         /// Waits until fewer than ``chunksAhead`` chunks handed out are still held by the HTTP
         /// client: a chunk only this iterator holds has been written to the socket (or dropped).
-        /// A client that keeps a chunk for more than two seconds (not seen) stops the waiting for the
-        /// rest of the body: it would cost memory, never a stalled request.
+        /// Two seconds of waiting turn the bound off (``WriteBound``).
         private mutating func waitForWrites() async throws {
-            guard bounded else { return }
+            guard bound.isOn else {
+                handedOut = []
+                return
+            }
             var pause = Duration.microseconds(100)
-            var waited = Duration.zero
+            let started = ContinuousClock.now
             while true {
                 var index = 0
                 while index < handedOut.count {
@@ -120,13 +137,12 @@ struct FileSliceBody: AsyncSequence, Sendable {
                     }
                 }
                 guard handedOut.count >= FileSliceBody.chunksAhead else { return }
-                guard waited < .seconds(2) else {
-                    bounded = false
+                guard ContinuousClock.now - started < .seconds(2) else {
+                    bound.turnOff()
                     handedOut = []
                     return
                 }
                 try await Task.sleep(for: pause)
-                waited += pause
                 pause = Swift.min(pause * 2, .milliseconds(5))
             }
         }

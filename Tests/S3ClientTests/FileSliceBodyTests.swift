@@ -7,7 +7,7 @@ import Testing
 
 /// A streamed request body stays a few chunks ahead of whoever sends it: it reads the next chunk
 /// only once all but ``FileSliceBody/chunksAhead`` of those it handed out were let go (written).
-@Suite struct FileSliceBodyTests {
+@Suite(.timeLimit(.minutes(1))) struct FileSliceBodyTests {
     /// A file of `chunks` chunks of random bytes, and its slice.
     static func slice(chunks: Int, in directory: String) throws -> FileSlice {
         let path = "\(directory)/file"
@@ -28,10 +28,12 @@ import Testing
         let kept = Mutex<[FileSliceBody.Element]>([])
         let received = Mutex(0)
         let keep = Mutex(true)
+        /// Its own: the process's is turned off by the test of a consumer that keeps every chunk.
+        let bound = FileSliceBody.WriteBound()
 
         func run(_ slice: FileSlice) -> Task<Int, Error> {
             Task {
-                var iterator = FileSliceBody(slice: slice).makeAsyncIterator()
+                var iterator = FileSliceBody(slice: slice, bound: bound).makeAsyncIterator()
                 var bytes = 0
                 while let chunk = try await iterator.next() {
                     bytes += chunk.readableBytes
@@ -69,7 +71,8 @@ import Testing
         #expect(try await task.value == Int(slice.length), "every byte, once the consumer lets them go")
     }
 
-    /// A consumer that never lets a chunk go gets the whole body all the same, after one wait.
+    /// A consumer that never lets a chunk go gets the whole body all the same, after one wait;
+    /// and the next body that shares the bound does not wait at all.
     @Test func aConsumerThatKeepsEveryChunkStillGetsTheWholeBody() async throws {
         let directory = try Self.directory("kept")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -78,6 +81,12 @@ import Testing
         let started = ContinuousClock.now
         #expect(try await consumer.run(slice).value == Int(slice.length))
         #expect(consumer.kept.withLock { $0.count } == 5)
-        #expect(ContinuousClock.now - started < .seconds(10), "one wait of two seconds, not one per chunk")
+        #expect(ContinuousClock.now - started >= .seconds(2), "it waited for the kept chunks first")
+        #expect(!consumer.bound.isOn, "and then turned the bound off")
+        #expect(consumer.received.withLock { $0 } == 5)
+        consumer.received.withLock { $0 = 0 }
+        let again = ContinuousClock.now
+        #expect(try await consumer.run(slice).value == Int(slice.length))
+        #expect(ContinuousClock.now - again < .seconds(2), "no second wait: the bound stays off")
     }
 }

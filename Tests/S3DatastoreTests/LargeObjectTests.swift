@@ -158,7 +158,7 @@ import Testing
         #expect(
             (Int64(Self.size)..<Int64(Self.size) + 4096).contains(hashed),
             "the large file hashed by the plan only, not again by the upload (and the model's small files): \(hashed)")
-        #expect(a.sync.plannedParts.withLock { $0.isEmpty }, "forgotten once sent")
+        #expect(a.sync.plannedParts.withLock { $0.isEmpty }, "forgotten when the push ends")
         let b = try Self.cache(bucket, "b")
         _ = try await b.pullAll()
         #expect(b.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == content)
@@ -197,8 +197,17 @@ import Testing
                         file: SyncSidecar.FileRecord(now, sha256: planned.file.sha256), partSize: planned.partSize, parts: planned.parts)
                 }
             }
+            let hashedBefore = a.sync.bytesHashedForPush.withLock { $0 }
             let error = await #expect(throws: S3SyncError.self) { _ = try await a.sync.upload(upload) }
             #expect(error?.code == .localFileChanged, "\(String(describing: error))")
+            let hashed = a.sync.bytesHashedForPush.withLock { $0 } - hashedBefore
+            if unseen {
+                #expect(hashed == 0, "the planned part hashes were used")
+                #expect(error?.message.contains("what was signed") == true, "caught by a part's check: \(String(describing: error))")
+            } else {
+                #expect(hashed == Int64(Self.size), "the upload read the file itself: its times changed")
+                #expect(error?.message.contains("what was planned") == true, "caught by the whole file's: \(String(describing: error))")
+            }
             #expect(try await a.sync.client.head(key) == nil, "no object from bytes that are not the planned ones")
             #expect(try await a.sync.client.listMultipartUploads(prefix: "").isEmpty, "the upload was aborted")
         }

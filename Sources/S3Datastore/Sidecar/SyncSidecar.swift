@@ -225,7 +225,19 @@ struct LocalFile {
     /// `nil` when the path does not exist or is not a regular file.
     static func stat(_ path: String) -> LocalFile? {
         var info = Glibc.stat()
-        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard lstat(path, &info) == 0 else { return nil }
+        return from(info)
+    }
+
+    /// The file open at `fd`; `nil` when it is not a regular file (or `fstat` fails).
+    static func stat(fd: Int32) -> LocalFile? {
+        var info = Glibc.stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return from(info)
+    }
+
+    private static func from(_ info: Glibc.stat) -> LocalFile? {
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return nil }
         return LocalFile(
             size: Int64(info.st_size), mtimeNs: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
             ctimeNs: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec), inode: UInt64(info.st_ino))

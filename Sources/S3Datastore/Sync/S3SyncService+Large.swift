@@ -137,7 +137,6 @@ extension S3SyncService {
             throw error
         }
         sidecar.endUpload(journal)
-        plannedParts.withLock { _ = $0.removeValue(forKey: absolute) }
     }
 
     /// How a push plan hashes a file: one read, in order. A file of the multipart threshold or
@@ -147,23 +146,34 @@ extension S3SyncService {
     func hashForPush(_ absolute: String, _ local: LocalFile) throws -> String {
         defer { bytesHashedForPush.withLock { $0 += local.size } }
         guard local.size >= Int64(settings.multipartThreshold) else { return try ContentHash.sha256(ofFile: absolute).sha256 }
-        let partSize = partSize(for: local.size)
         let file = try ReadOnlyFile(absolute, chunk: 4 << 20)
+        // The file opened, which may not be the one stat'ed a moment ago: its parts are planned
+        // for what is read (an upload of another file's bytes fails its size or hash checks).
+        let opened = file.identity() ?? local
+        let partSize = partSize(for: opened.size)
         var whole = SHA256()
         var parts: [String] = []
-        parts.reserveCapacity(Int((local.size + partSize - 1) / partSize))
+        parts.reserveCapacity(Int((opened.size + partSize - 1) / partSize))
         var offset: Int64 = 0
-        while offset < local.size {
-            let length = min(partSize, local.size - offset)
+        while offset < opened.size {
+            let length = min(partSize, opened.size - offset)
             var part = SHA256()
-            try file.read(offset: offset, length: length) { chunk in
-                Self.update(&whole, &part, with: chunk)
+            do {
+                try file.read(offset: offset, length: length) { chunk in
+                    Self.update(&whole, &part, with: chunk)
+                }
+            } catch let error as FileSystemError {
+                // Shorter than it was when opened: it is being rewritten.
+                guard file.identity().map(SyncSidecar.FileRecord(opened, sha256: "").describes) == true else {
+                    throw S3SyncError(.localFileChanged, "'\(absolute)' changed while the push hashed it; nothing of it was sent. Run the push again")
+                }
+                throw error
             }
             parts.append(ContentHash.hex(part.finalize()))
             offset += length
         }
         let sha = ContentHash.hex(whole.finalize())
-        let planned = PlannedParts(file: SyncSidecar.FileRecord(local, sha256: sha), partSize: partSize, parts: parts)
+        let planned = PlannedParts(file: SyncSidecar.FileRecord(opened, sha256: sha), partSize: partSize, parts: parts)
         plannedParts.withLock { $0[absolute] = planned }
         return sha
     }
@@ -406,6 +416,9 @@ final class ReadOnlyFile {
         if let buffer, let base = buffer.baseAddress { munmap(base, buffer.count) }
         if owned { close(fd) }
     }
+
+    /// The size, times and inode of the file open (`nil` if `fstat` fails).
+    func identity() -> LocalFile? { LocalFile.stat(fd: fd) }
 
     /// Hands `length` bytes from `offset` to `body`, a chunk at a time.
     func read(offset: Int64, length: Int64, _ body: (UnsafeRawBufferPointer) -> Void) throws {

@@ -24,6 +24,8 @@ extension S3SyncService {
     /// 5. throw ``SyncConflict`` for the work the caller must resolve (renumber, rename,
     ///    complete), which stays marked dirty.
     func push(scope: Set<PartitionID>?) async throws -> Int {
+        // The part hashes this push's plans kept are of no use to the next (it plans again).
+        defer { plannedParts.withLock { $0.removeAll() } }
         let bulk = sidecar.isBulk
         var partitions = scope ?? Set(sidecar.dirtyPartitions())
         if scope == nil && bulk {

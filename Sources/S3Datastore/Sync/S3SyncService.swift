@@ -25,7 +25,8 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     /// resolved a conflict does not send those bytes again.
     let uploadedThisRun = Mutex<[String: SyncSidecar.FileRecord]>([:])
     private let progressHandler = Mutex<(@Sendable (SyncProgress) -> Void)?>(nil)
-    /// The part hashes of large files a push plan hashed, by absolute path (see ``PlannedParts``).
+    /// The part hashes of large files the push in progress hashed, by absolute path (see
+    /// ``PlannedParts``); emptied when the push ends.
     let plannedParts = Mutex<[String: PlannedParts]>([:])
     /// Bytes of local files read to hash them before a push sends them (planning, and a
     /// multipart upload's own pass when the plan did not hash the file).
