@@ -36,6 +36,16 @@ import Testing
         return try #require(try handle.read(upToCount: count))
     }
 
+    /// A fresh bucket and cache `a` holding one version of `Self.size` random bytes, unpushed.
+    static func oneLargeVersion() async throws -> (S3Bucket, Cache, ModelDefinition, Data) {
+        let bucket = try await S3Bucket.make()
+        let a = try cache(bucket, "a")
+        let model = Models.make("big")
+        let content = try random(Self.size)
+        try a.repository.writeVersion(of: model, name: "result", content: content)
+        return (bucket, a, model, content)
+    }
+
     /// Every progress report a sync made.
     final class Reports: Sendable {
         let all = Mutex<[SyncProgress]>([])
@@ -43,11 +53,7 @@ import Testing
     }
 
     @Test func progressCountsTheBytesOfLargeFilesPartByPart() async throws {
-        let bucket = try await S3Bucket.make()
-        let a = try Self.cache(bucket, "a")
-        let model = Models.make("big")
-        let content = try Self.random(Self.size)
-        try a.repository.writeVersion(of: model, name: "result", content: content)
+        let (bucket, a, model, content) = try await Self.oneLargeVersion()
 
         let pushing = Reports()
         a.sync.setProgressHandler(pushing.handler)
@@ -106,11 +112,7 @@ import Testing
     /// the completion is refused (`If-None-Match: *`), the orphan is claimed with `If-Match`, and
     /// the version that lands is ours.
     @Test func aMultipartCompletionIsAsConditionalAsAPut() async throws {
-        let bucket = try await S3Bucket.make()
-        let a = try Self.cache(bucket, "a")
-        let model = Models.make("big")
-        let content = try Self.random(Self.size)
-        try a.repository.writeVersion(of: model, name: "result", content: content)
+        let (bucket, a, model, content) = try await Self.oneLargeVersion()
         let rel = DatastoreLayout.rawRel(model.ref, "result", 1)
         let client = try bucket.client()
         try await client.put(rel, data: Data("an orphan with other bytes".utf8), metadata: ["sha256": "0"])
@@ -146,11 +148,7 @@ import Testing
     /// A file the push plan hashes is read once more, to be sent: the plan keeps its part
     /// hashes, and the upload signs and checks each part with them.
     @Test func aLargeFileIsReadOnceToPlanAndOnceToSend() async throws {
-        let bucket = try await S3Bucket.make()
-        let a = try Self.cache(bucket, "a")
-        let model = Models.make("big")
-        let content = try Self.random(Self.size)
-        try a.repository.writeVersion(of: model, name: "result", content: content)
+        let (bucket, a, model, content) = try await Self.oneLargeVersion()
 
         let pushed = try await a.measure { _ = try await a.pushAll() }
         #expect(pushed.partsUp == 3)
@@ -168,11 +166,7 @@ import Testing
     /// in its times (the upload hashes it again) or not (each part's bytes are checked against
     /// the planned hash as they go).
     @Test func aLargeFileChangedAfterItsPlanIsNeverCommitted() async throws {
-        let bucket = try await S3Bucket.make()
-        let a = try Self.cache(bucket, "a")
-        let model = Models.make("big")
-        let content = try Self.random(Self.size)
-        try a.repository.writeVersion(of: model, name: "result", content: content)
+        let (_, a, model, _) = try await Self.oneLargeVersion()
         let rel = DatastoreLayout.rawRel(model.ref, "result", 1)
         let absolute = "\(a.root)/\(rel)"
         let key = a.sync.remote.objectKey(rel)
