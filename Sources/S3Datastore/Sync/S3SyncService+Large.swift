@@ -275,7 +275,8 @@ extension S3SyncService {
             return start...(min(size, start + partSize) - 1)
         }
         // The first range names the object (its ETag) for the others.
-        let first = FileSink(fd: fd, offset: 0, hashing: false)
+        let turns = FileSink.WriteTurns()
+        let first = FileSink(fd: fd, offset: 0, hashing: false, turns: turns)
         let client = self.client
         guard let head = try await window.withSlot({ try await client.get(key, into: first, range: range(0), expectedBytes: range(0).count64) })
         else { return nil }
@@ -296,7 +297,7 @@ extension S3SyncService {
                     let index = next
                     let bytes = range(index)
                     group.addTask {
-                        let sink = FileSink(fd: fd, offset: bytes.lowerBound, hashing: false)
+                        let sink = FileSink(fd: fd, offset: bytes.lowerBound, hashing: false, turns: turns)
                         _ = try await window.withSlot {
                             guard try await client.get(key, into: sink, range: bytes, ifMatch: etag, expectedBytes: bytes.count64) != nil else {
                                 throw S3Error(.noSuchKey, status: 404, message: "the object went away during the download", operation: "GET \(key)")
