@@ -62,13 +62,21 @@ struct FileSliceBody: AsyncSequence, Sendable {
     func makeAsyncIterator() -> Iterator { Iterator(slice: slice, bound: bound) }
 
     /// Whether bodies wait for their chunks' writes (``chunksAhead``): once the HTTP client kept
-    /// a chunk for two seconds (never seen), no body that shares this waits again, so a client
-    /// that changed how it holds chunks costs memory, never a stall per part.
+    /// a chunk for `patience` (two seconds; never seen), no body that shares this waits again,
+    /// so a client that changed how it holds chunks costs memory, never a stall per part.
     final class WriteBound: Sendable {
         static let process = WriteBound()
+        let patience: Duration
         private let off = Atomic(false)
+        private let pauses = Atomic(0)
+
+        init(patience: Duration = .seconds(2)) { self.patience = patience }
+
         var isOn: Bool { !off.load(ordering: .relaxed) }
         func turnOff() { off.store(true, ordering: .relaxed) }
+        /// How many times a body sharing this paused to wait.
+        var paused: Int { pauses.load(ordering: .relaxed) }
+        func pausing() { pauses.add(1, ordering: .relaxed) }
     }
 
     /// Owns the descriptor, so an iterator dropped mid-way still closes it.
@@ -120,7 +128,7 @@ struct FileSliceBody: AsyncSequence, Sendable {
 
         /// Waits until fewer than ``chunksAhead`` chunks handed out are still held by the HTTP
         /// client: a chunk only this iterator holds has been written to the socket (or dropped).
-        /// Two seconds of waiting turn the bound off (``WriteBound``).
+        /// A wait as long as the bound's patience turns it off (``WriteBound``).
         private mutating func waitForWrites() async throws {
             guard bound.isOn else {
                 handedOut = []
@@ -138,11 +146,12 @@ struct FileSliceBody: AsyncSequence, Sendable {
                     }
                 }
                 guard handedOut.count >= FileSliceBody.chunksAhead else { return }
-                guard ContinuousClock.now - started < .seconds(2) else {
+                guard ContinuousClock.now - started < bound.patience else {
                     bound.turnOff()
                     handedOut = []
                     return
                 }
+                bound.pausing()
                 try await Task.sleep(for: pause)
                 pause = Swift.min(pause * 2, .milliseconds(5))
             }
