@@ -216,7 +216,7 @@ final class SyncSidecar: Sendable {
 }
 
 /// A file's size, modification and change times, and inode.
-struct LocalFile {
+struct LocalFile: Equatable {
     var size: Int64
     var mtimeNs: Int64
     var ctimeNs: Int64

@@ -69,9 +69,9 @@ extension S3SyncService {
                     && LocalFile.stat(absolute).map(planned.file.describes) == true ? planned.parts : nil
             }
             var whole = SHA256()
-            let file: ReadOnlyFile
+            let file: ReadOnlyFile?
             do {
-                file = try ReadOnlyFile(absolute)
+                file = planned == nil ? try ReadOnlyFile(absolute, chunk: 4 << 20) : nil
             } catch let error as FileSystemError {
                 throw LocalFileError(path: absolute, message: "cannot be read (\(error))")
             }
@@ -85,18 +85,15 @@ extension S3SyncService {
                     let hash: String
                     if let planned {
                         hash = planned[number - 1]
-                    } else {
-                        var part = SHA256()
+                    } else if let file {
                         do {
-                            try file.read(offset: offset, length: length) { chunk in
-                                part.update(bufferPointer: chunk)
-                                whole.update(bufferPointer: chunk)
-                            }
+                            hash = try Self.hashPart(of: file, offset: offset, length: length, adding: &whole)
                         } catch let error as FileSystemError {
                             throw LocalFileError(path: absolute, message: "became shorter or unreadable while it was being sent (\(error))")
                         }
                         bytesHashedForPush.withLock { $0 += length }
-                        hash = ContentHash.hex(part.finalize())
+                    } else {
+                        throw LocalFileError(path: absolute, message: "cannot be read")
                     }
                     let slice = FileSlice(path: absolute, offset: offset, length: length, sha256: hash)
                     if inFlight >= window.width, let (done, etag) = try await group.next() {
@@ -157,19 +154,15 @@ extension S3SyncService {
         var offset: Int64 = 0
         while offset < opened.size {
             let length = min(partSize, opened.size - offset)
-            var part = SHA256()
             do {
-                try file.read(offset: offset, length: length) { chunk in
-                    Self.update(&whole, &part, with: chunk)
-                }
+                parts.append(try Self.hashPart(of: file, offset: offset, length: length, adding: &whole))
             } catch let error as FileSystemError {
                 // Shorter than it was when opened: it is being rewritten.
-                guard file.identity().map(SyncSidecar.FileRecord(opened, sha256: "").describes) == true else {
+                guard file.identity() == opened else {
                     throw S3SyncError(.localFileChanged, "'\(absolute)' changed while the push hashed it; nothing of it was sent. Run the push again")
                 }
                 throw error
             }
-            parts.append(ContentHash.hex(part.finalize()))
             offset += length
         }
         let sha = ContentHash.hex(whole.finalize())
@@ -343,6 +336,14 @@ extension ClosedRange<Int64> {
 }
 
 extension S3SyncService {
+    /// The hex SHA-256 of `length` bytes of `file` from `offset`, read once: the bytes are added
+    /// to `whole` too.
+    static func hashPart(of file: ReadOnlyFile, offset: Int64, length: Int64, adding whole: inout SHA256) throws -> String {
+        var part = SHA256()
+        try file.read(offset: offset, length: length) { chunk in update(&whole, &part, with: chunk) }
+        return ContentHash.hex(part.finalize())
+    }
+
     /// Updates two hashers with the same bytes, side by side when the machine has more than one
     /// core (each is one core's work: ~0.8 s per GiB here).
     static func update(_ first: inout SHA256, _ second: inout SHA256, with chunk: UnsafeRawBufferPointer) {

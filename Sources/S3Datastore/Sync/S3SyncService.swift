@@ -155,8 +155,7 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     /// The file's sha256, reusing the recorded one when size, mtime, ctime and inode are unchanged;
     /// otherwise `hashing` reads it.
     static func hash(
-        _ absolute: String, _ local: LocalFile, known: SyncSidecar.FileRecord?,
-        hashing: (String, LocalFile) throws -> String = { absolute, _ in try ContentHash.sha256(ofFile: absolute).sha256 }
+        _ absolute: String, _ local: LocalFile, known: SyncSidecar.FileRecord?, hashing: (String, LocalFile) throws -> String
     ) throws -> String {
         if let known, known.describes(local) { return known.sha256 }
         return try hashing(absolute, local)
