@@ -9,6 +9,15 @@ func fuzzMeta(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         if let commits = meta.commits(after: seq) {
             for commit in commits { _ = PartitionID.validated(commit.partitions.first ?? "") }
         }
+        // Hints a reader would fetch: bounded, and each a safe path of the partition it names.
+        let hints = meta.hints(after: seq)
+        require(hints.values.reduce(0) { $0 + $1.count } <= MetaIndex.hintBudget, "too many hints")
+        for (partition, files) in hints {
+            for (path, entry) in files {
+                require((try? PartitionIndex.check(path, in: partition)) != nil, "unsafe hint")
+                require(entry.size <= MetaIndex.hintMaximumBytes && !entry.isDeleted, "hint out of bounds")
+            }
+        }
     }
     return 0
 }

@@ -28,6 +28,16 @@ import Testing
         #expect(meta.seq >= 0 && meta.seq <= MetaIndex.maximumSeq)
         #expect(meta.recent.allSatisfy { $0.seq >= 1 && $0.seq <= meta.seq })
         _ = try? meta.committing([.shared])
+        for seq in [0, meta.seq / 2, max(0, meta.seq - 1)] {
+            let hints = meta.hints(after: seq)
+            #expect(hints.values.reduce(0) { $0 + $1.count } <= MetaIndex.hintBudget)
+            for (partition, files) in hints {
+                for (path, entry) in files {
+                    #expect(Self.staysInside(path) && PartitionID.of(path) == partition)
+                    #expect(entry.size <= MetaIndex.hintMaximumBytes && !entry.isDeleted && PartitionIndex.isSHA256(entry.sha256))
+                }
+            }
+        }
     }
 
     @Test(arguments: inputs("index"))

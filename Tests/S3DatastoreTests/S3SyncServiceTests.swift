@@ -35,7 +35,7 @@ struct S3SyncServiceTests {
         let state = "\(DatastoreLayout.modelDataRel(model.ref))/state.json"
         try a.rewrite(state, Data("two".utf8))
         let onePush = try await a.measure { _ = try await a.push([model]) }
-        #expect(onePush.requests == ["PUT": 3])
+        #expect(onePush.requests == ["GET": 1, "PUT": 3])  // the meta read beside the upload (304)
         #expect(onePush.pushed == 1)
         // The push sat directly on the pulled state, so the fingerprint moved with it.
         let afterPush = try await a.measure { _ = try await a.pullAll() }
@@ -44,7 +44,7 @@ struct S3SyncServiceTests {
         // A new version: its two files (created, never overwritten), the meta, the partition.
         try a.repository.writeVersion(of: model, name: "result", content: Data("three".utf8))
         let newVersion = try await a.measure { _ = try await a.push([model]) }
-        #expect(newVersion.requests == ["PUT": 4])
+        #expect(newVersion.requests == ["GET": 1, "PUT": 4])
         #expect(newVersion.pushed == 2)
         _ = written
     }
@@ -71,7 +71,105 @@ struct S3SyncServiceTests {
         #expect(small.pull.requests == large.pull.requests)
         #expect(small.push.requests == large.push.requests)
         #expect(large.pull.totalRequests == 1)
-        #expect(large.push.totalRequests == 4)  // metadata.yaml, raw, the meta, the partition
+        #expect(large.push.totalRequests == 5)  // metadata.yaml, raw, the meta (read beside them, then written), the partition
+    }
+
+    /// A push reads the meta beside its uploads, so a teammate's commit since this cache last
+    /// saw the meta costs no refused announcement (a `412` and a read more, one after another).
+    @Test func aTeammatesCommitCostsAPushNoRefusedAnnouncement() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let b = try bucket.cache("b")
+        let (m, n) = (Models.make("m"), Models.make("n"))
+        try a.repository.writeVersion(of: m, name: "result", content: Data("m1".utf8))
+        try b.repository.writeVersion(of: n, name: "result", content: Data("n1".utf8))
+        _ = try await a.pushAll()
+        _ = try await b.pushAll()  // b's first announcement reads the meta a wrote
+        try a.repository.writeVersion(of: m, name: "result", content: Data("m2".utf8))
+        let push = try await a.measure { _ = try await a.push([m]) }
+        // The two files, the meta read (200: b's commit) and written once, the partition.
+        #expect(push.requests == ["GET": 1, "PUT": 4], "\(push.requests)")
+        _ = try await b.pullAll()
+        #expect(b.read(DatastoreLayout.rawRel(m.ref, "result", 2)) == Data("m2".utf8))
+    }
+
+    /// The pull of a model a teammate changed reads the files the meta's commit hints beside
+    /// the partition's index — one round trip less — and writes them because the index lists
+    /// the same bytes.
+    @Test func aPullReadsTheHintedFilesBesideTheIndex() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let b = try bucket.cache("b")
+        let model = Models.make("m")
+        try a.repository.writeVersion(of: model, name: "result", content: Data("one".utf8))
+        _ = try await a.pushAll()
+        _ = try await b.pullAll()
+        try a.repository.writeVersion(of: model, name: "result", content: Data("two".utf8))
+        _ = try await a.push([model])
+
+        let pull = try await b.measure { _ = try await b.pullAll() }
+        #expect(pull.requests == ["GET": 4], "\(pull.requests)")  // the meta; then the index, metadata.yaml and raw
+        #expect(pull.pulled == 2)
+        let hinted = b.sync.hintedFiles.withLock { $0 }
+        #expect(hinted.read == 2 && hinted.matching == 2 && hinted.used == 2, "\(hinted)")
+        #expect(b.read(DatastoreLayout.rawRel(model.ref, "result", 2)) == Data("two".utf8))
+        #expect(b.read(DatastoreLayout.metadataRel(model.ref, "result", 2)) == a.read(DatastoreLayout.metadataRel(model.ref, "result", 2)))
+    }
+
+    /// A hint is never the truth. Files a commit announced but never wrote (its writer died
+    /// between the meta and the partition) are read on the hint and not written; hints a hostile
+    /// meta plants — outside the partition, unsafe, too large, malformed — are not even read.
+    @Test func hintedFilesAreWrittenOnlyWhereTheIndexAgrees() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let b = try bucket.cache("b")
+        let (model, other) = (Models.make("m"), Models.make("o"))
+        try a.repository.writeVersion(of: model, name: "result", content: Data("one".utf8))
+        try a.repository.writeVersion(of: other, name: "result", content: Data("o1".utf8))
+        _ = try await a.pushAll()
+        _ = try await b.pullAll()
+
+        // A writer's uploads of v2 landed, and its announcement; its partition write did not.
+        let client = try bucket.client()
+        let raw = DatastoreLayout.rawRel(model.ref, "result", 2)
+        let metadata = DatastoreLayout.metadataRel(model.ref, "result", 2)
+        let bytes = Data("two".utf8)
+        _ = try await client.put(raw, data: bytes)
+        _ = try await client.put(metadata, data: Data("version: 2\n".utf8))
+        let remote = RemoteLayout(prefix: "")
+        guard case .found(let current) = try await client.get(remote.metaKey) else { throw CancellationError() }
+        var meta = try MetaIndex.decode(current.body).committing(
+            [.model(model.ref)],
+            files: [
+                raw: IndexEntry(size: Int64(bytes.count), sha256: ContentHash.sha256(bytes), seq: 0),
+                metadata: IndexEntry(size: 11, sha256: ContentHash.sha256(Data("version: 2\n".utf8)), seq: 0),
+            ])
+        let good = try #require(meta.recent.last)
+        // And a hostile commit after it: nothing it hints may be read.
+        let sha = ContentHash.sha256(Data("x".utf8))
+        meta.seq += 1
+        meta.recent.append(
+            MetaIndex.Commit(
+                seq: meta.seq, partitions: [PartitionID.model(model.ref).name],
+                files: [
+                    "../../escape": IndexEntry(size: 1, sha256: sha, seq: meta.seq),
+                    DatastoreLayout.rawRel(other.ref, "result", 1): IndexEntry(size: 2, sha256: sha, seq: meta.seq),  // another partition
+                    DatastoreLayout.rawRel(model.ref, "result", 9): IndexEntry(size: 1 << 40, sha256: sha, seq: meta.seq),  // too large
+                    DatastoreLayout.rawRel(model.ref, "result", 8): IndexEntry(size: 1, sha256: "not a hash", seq: meta.seq),
+                ]))
+        _ = try await client.put(remote.metaKey, data: try meta.encoded())
+        #expect(good.files?.count == 2)
+
+        let pull = try await b.measure { _ = try await b.pullAll() }
+        let hinted = b.sync.hintedFiles.withLock { $0 }
+        #expect(hinted.read == 2 && hinted.matching == 2 && hinted.used == 0, "\(hinted)")
+        #expect(pull.requests == ["GET": 4], "\(pull.requests)")  // the meta; the index (304) and the two hinted files
+        #expect(b.read(raw) == nil)
+        #expect(b.read(metadata) == nil)
+        #expect(b.sync.sidecar.loadState().pending?[PartitionID.model(model.ref).name] == meta.seq, "the commit stays pending")
     }
 
     /// A file outside the immutable layout (last writer wins) rewritten with the same size

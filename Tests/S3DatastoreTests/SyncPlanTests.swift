@@ -95,4 +95,43 @@ import Testing
         #expect(half.uploads.isEmpty)
         #expect(half.conflict.incomplete.map(\.version) == [1])
     }
+
+    /// The meta hints the small files of its newest commits only (``MetaIndex/hintBudget`` in
+    /// all, older commits lose theirs), the newest entry of a path wins, and a reader is given
+    /// only hints it may fetch: malformed ones never make the meta unreadable.
+    @Test func theMetaHintsTheNewestCommitsFilesWithinItsBudget() throws {
+        let sha = String(repeating: "a", count: 64)
+        var meta = MetaIndex()
+        for version in 1...20 {
+            let files = Dictionary(
+                uniqueKeysWithValues: (0..<32).map { ("\(Self.base)/\(version)/f\($0)", IndexEntry(size: 1, sha256: sha, seq: 0)) })
+            meta = try meta.committing([Self.partition], files: files)
+        }
+        #expect(meta.recent.compactMap(\.files).map(\.count).reduce(0, +) == MetaIndex.hintBudget)
+        #expect(meta.recent.filter { $0.files != nil }.map(\.seq) == Array(17...20), "the newest four commits keep theirs")
+        let newest = meta.hints(after: 19)
+        #expect(newest[Self.partition]?.count == 32)
+        #expect(newest[Self.partition]?.values.allSatisfy { $0.seq == 20 } == true)
+        #expect(meta.hints(after: 0)[Self.partition]?.count == MetaIndex.hintBudget)
+        #expect(meta.hints(after: 20).isEmpty)
+
+        // A later commit's entry for the same path wins.
+        meta = try meta.committing([Self.partition], files: ["\(Self.base)/20/f0": IndexEntry(size: 2, sha256: sha, seq: 0)])
+        #expect(meta.hints(after: 19)[Self.partition]?["\(Self.base)/20/f0"]?.size == 2)
+
+        // Read back from JSON: malformed hints are dropped (the meta stays readable); unsafe,
+        // foreign, oversized and malformed entries are never handed to a reader.
+        let partition = PartitionID("models/command/shell/0b0e0000-0000-4000-8000-000000000000")
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fuzz/corpus/meta/hints.json")
+        let decoded = try MetaIndex.decode(try Data(contentsOf: corpus))
+        #expect(decoded.recent.map { $0.files?.count } == [nil, 4, nil])
+        #expect(
+            decoded.hints(after: 1) == [
+                partition: [
+                    "data/command/shell/0b0e0000-0000-4000-8000-000000000000/result/2/raw": IndexEntry(
+                        size: 3, sha256: "3fc4ccfe745870e2c0d99f71f30ff0656c8dedd41cc1d7d3d376b0dbe685e2f3", seq: 2)
+                ]
+            ])
+        #expect(decoded.hints(after: 0).isEmpty == false)
+    }
 }

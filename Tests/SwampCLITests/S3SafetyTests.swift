@@ -339,19 +339,22 @@ struct S3SafetyTests {
         #expect(try await team.clone("fresh").run(["datastore", "sync", "--pull"]).status == 0)
     }
 
-    /// A model run on an unchanged model costs 9 requests as the server sees them, 7 of them
-    /// on its critical path (lock; global-lock read; partition read; the uploads side by side;
-    /// announce; partition; release), and its `--json` report (sync + lock requests) says
-    /// exactly that; a no-op `sync --pull` costs 1.
+    /// A model run on an unchanged model costs 10 requests as the server sees them, 7 of them
+    /// on its critical path (lock; global-lock read; partition read; the uploads and a meta
+    /// read side by side; announce; partition; release) — also when a teammate committed since
+    /// (no refused announcement) — and its `--json` report (sync + lock requests) says exactly
+    /// that; a pull of the model the teammate changed waits for 2 round trips (the meta; the
+    /// index and the files the meta hints side by side); a no-op `sync --pull` costs 1.
     @Test func requestCountsAreWhatTheServerSaw() async throws {
         let team = S3Team()
         defer { team.remove() }
-        _ = try await team.start(models: ["m"])
+        let (_, b) = try await team.start(models: ["m", "n"])
         let proxy = try await FaultProxy.start(upstream: S3Team.endpoint)
         defer { proxy.stop() }
         var a = team.cli("a", through: proxy)
         a.environment["SWAMP_LOCK_TTL_MS"] = "30000"  // no heartbeat during the run, whatever the machine's load
         #expect(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
+        #expect(try await b.run(["model", "method", "run", "n", "execute"]).status == 0)  // a teammate's commit
         try await proxy.clearLog()
         // 40 ms on every request, so that requests in flight together visibly overlap.
         try await proxy.set([.init("delay", count: -1, ms: 40)])
@@ -360,13 +363,28 @@ struct S3SafetyTests {
         #expect(run.status == 0)
         let seen = try await proxy.log()
         let described = seen.map { "\($0.method) \($0.path) \($0.status)" }
-        #expect(seen.count == 9, "\(described)")
+        #expect(seen.count == 10, "\(described)")
+        #expect(!seen.contains { $0.status == 412 }, "\(described)")
         #expect(!seen.contains { $0.path.contains("/data/") && $0.method == "GET" }, "nothing downloaded: \(described)")
         let rounds = FaultProxy.criticalPath(seen)
         #expect(rounds <= 7, "critical path \(rounds): \(described)")
         let sync = try #require(try run.json()["sync"] as? [String: Any])
         #expect(Self.total(sync) == seen.count, "reported \(sync), the server saw \(seen.count)")
         print("model run on an unchanged model: \(seen.count) requests, \(rounds) on the critical path: \(seen.map { "\($0.method) \($0.status)" })")
+
+        #expect(try await a.run(["datastore", "sync", "--pull"]).status == 0)
+        #expect(try await b.run(["model", "method", "run", "n", "execute"]).status == 0)
+        try await proxy.clearLog()
+        try await proxy.set([.init("delay", count: -1, ms: 40)])
+        let changed = try await a.run(["datastore", "sync", "--pull"])
+        try await proxy.set([])
+        #expect(changed.status == 0, "\(changed.stderr)")
+        let fetched = try await proxy.log()
+        let fetchedPaths = fetched.map { "\($0.method) \($0.path) \($0.status)" }
+        // The meta, n's index, and n's new version (metadata.yaml, raw) and output record.
+        #expect(fetched.count == 5, "\(fetchedPaths)")
+        #expect(FaultProxy.criticalPath(fetched) == 2, "\(fetchedPaths)")
+        #expect(try await a.versions("n") == [1, 2])
 
         for _ in 0..<2 { #expect(try await a.run(["datastore", "sync", "--pull"]).status == 0) }
         try await proxy.clearLog()

@@ -115,6 +115,27 @@ public struct MetaIndex: Codable, Hashable, Sendable {
     public struct Commit: Codable, Hashable, Sendable {
         public var seq: Int
         public var partitions: [String]
+        /// A hint, not the truth: small files this commit wrote, as its writer announced them
+        /// (path → entry), so that a reader can fetch them beside the partitions' indexes
+        /// instead of after them. A reader uses such bytes only where the partition's index,
+        /// read as always, lists the same sha256; a commit that never lands, or lands merged
+        /// differently, costs it a few wasted reads. Kept for the newest commits only (see
+        /// ``hintBudget``); absent in commits of older clients.
+        public var files: [String: IndexEntry]?
+
+        public init(seq: Int, partitions: [String], files: [String: IndexEntry]? = nil) {
+            self.seq = seq
+            self.partitions = partitions
+            self.files = files
+        }
+
+        /// Malformed hints are no hints: they never make the meta unreadable.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            seq = try container.decode(Int.self, forKey: .seq)
+            partitions = try container.decode([String].self, forKey: .partitions)
+            files = try? container.decodeIfPresent([String: IndexEntry].self, forKey: .files)
+        }
     }
 
     public var format: Int
@@ -134,16 +155,63 @@ public struct MetaIndex: Codable, Hashable, Sendable {
     /// The highest commit sequence this format allows (well inside every integer type involved).
     static let maximumSeq = 1 << 53
 
-    /// The next commit, touching `partitions`.
-    func committing(_ partitions: [PartitionID]) throws -> MetaIndex {
+    /// How many hinted files (``Commit/files``) the meta keeps in all, newest commits first:
+    /// the meta every unscoped pull reads stays small (about 25 KB of hints at most; the hints
+    /// of a model run's commit, three files, are ~0.6 KB: the last ~40 runs keep theirs).
+    static let hintBudget = 128
+    /// The most files one commit hints per partition, and the largest file it hints: the
+    /// latency a hint saves matters for a few small files (a model run's); a large commit
+    /// or a large file costs more than one round trip anyway.
+    static let hintsPerPartition = 32
+    static let hintMaximumBytes: Int64 = 256 << 10
+    /// The most bytes of hinted files one pull reads (what it holds in memory until the
+    /// indexes are read).
+    static let hintBytesPerPull: Int64 = 16 << 20
+
+    /// The next commit, touching `partitions`, hinting `files` (their `seq` is set here).
+    func committing(_ partitions: [PartitionID], files: [String: IndexEntry] = [:]) throws -> MetaIndex {
         guard seq < Self.maximumSeq else {
             throw S3SyncError(.corruptIndex, "the remote _swamp/meta.json is at commit \(seq), the highest this format allows; nothing was committed")
         }
         var next = self
         next.seq += 1
-        next.recent.append(Commit(seq: next.seq, partitions: partitions.map(\.name).sorted()))
+        let hints = files.mapValues { IndexEntry(size: $0.size, sha256: $0.sha256, seq: next.seq) }
+        next.recent.append(Commit(seq: next.seq, partitions: partitions.map(\.name).sorted(), files: hints.isEmpty ? nil : hints))
         if next.recent.count > Self.ringSize { next.recent.removeFirst(next.recent.count - Self.ringSize) }
+        // Older commits lose their hints once the newer ones use up the budget.
+        var kept = 0
+        for position in next.recent.indices.reversed() {
+            guard let hinted = next.recent[position].files?.count else { continue }
+            if kept + hinted > Self.hintBudget { next.recent[position].files = nil } else { kept += hinted }
+        }
         return next
+    }
+
+    /// The files the commits after `seq` hint, per partition, newest entry per path — only those
+    /// a reader may fetch: a valid path of a partition the commit names, a valid sha256, at most
+    /// ``hintMaximumBytes``; at most ``hintBudget`` of them and ``hintBytesPerPull`` in all (a
+    /// hostile meta costs a bounded number of small reads, and never a write: see ``Commit/files``).
+    func hints(after seq: Int) -> [PartitionID: [String: IndexEntry]] {
+        var hints: [PartitionID: [String: IndexEntry]] = [:]
+        var count = 0
+        var bytes: Int64 = 0
+        for commit in commits(after: seq) ?? [] {
+            let named = Set(commit.partitions)
+            for (path, entry) in (commit.files ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let partition = PartitionID.of(path)
+                guard named.contains(partition.name), (try? PartitionIndex.check(path, in: partition)) != nil, !entry.isDeleted,
+                    PartitionIndex.isSHA256(entry.sha256), (0...Self.hintMaximumBytes).contains(entry.size)
+                else { continue }
+                let replaced = hints[partition]?[path]?.size
+                guard count + (replaced == nil ? 1 : 0) <= Self.hintBudget, bytes - (replaced ?? 0) + entry.size <= Self.hintBytesPerPull else {
+                    return hints
+                }
+                if replaced == nil { count += 1 }
+                bytes += entry.size - (replaced ?? 0)
+                hints[partition, default: [:]][path] = entry
+            }
+        }
+        return hints
     }
 
     /// The commits announced after `seq`, oldest first, or `nil` when the ring no longer reaches back that far.

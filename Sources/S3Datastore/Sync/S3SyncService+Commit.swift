@@ -81,7 +81,10 @@ extension S3SyncService {
     /// writes, so a partition never changes without the meta naming it: a writer that dies
     /// between the two leaves a commit announced but not written, which readers treat as
     /// pending (see ``pullEverything(lazy:)``), never a change they could miss.
-    func announce(_ partitions: [PartitionID]) async throws -> CommitIntent {
+    ///
+    /// `files` are hinted in the commit (``MetaIndex/Commit/files``): readers fetch them beside
+    /// the partitions, and use them only where the partitions, written next, agree.
+    func announce(_ partitions: [PartitionID], files: [String: IndexEntry] = [:]) async throws -> CommitIntent {
         let state = sidecar.loadState()
         var base = state.knownMeta
         var etag = state.knownMetaETag
@@ -92,7 +95,7 @@ extension S3SyncService {
         var firstTry = true
         for attempt in 1...20 {
             let current = base ?? MetaIndex()
-            let next = try current.committing(partitions)
+            let next = try current.committing(partitions, files: files)
             do {
                 let response = try await client.put(
                     remote.metaKey, data: try next.encoded(), contentType: "application/json", condition: etag.map { .ifMatch($0) } ?? .ifAbsent)

@@ -10,13 +10,18 @@ import Synchronization
 extension S3SyncService {
     /// Downloads one object, checks it against the index hash, and writes it atomically. Objects
     /// of ``streamingBytes`` or more stream to disk; from the multipart threshold on, in ranges
-    /// side by side in `window` (a window of their own for a hydration).
-    func download(_ path: String, expected: IndexEntry, transfers: Transfers? = nil) async throws -> SyncSidecar.FileRecord {
+    /// side by side in `window` (a window of their own for a hydration). `early`: the object's
+    /// bytes already read on a hint, written without a request when they hash to the index's.
+    func download(_ path: String, expected: IndexEntry, transfers: Transfers? = nil, early: EarlyFile? = nil) async throws -> SyncSidecar.FileRecord {
         let absolute = cache.absolute(path)
         let key = remote.objectKey(path)
         let sha: String?
         do {
-            if expected.size >= Self.streamingBytes {
+            if let early, early.sha256 == expected.sha256, early.body.count == expected.size {
+                try await BlockingFiles.run { try AtomicFile.write(early.body, to: absolute) }
+                hintedFiles.withLock { $0.used += 1 }
+                sha = early.sha256
+            } else if expected.size >= Self.streamingBytes {
                 sha = try await downloadFile(
                     key, size: expected.size, sha: expected.sha256, to: absolute,
                     transfers: transfers ?? self.transfers(nil, width: settings.pullConcurrency))

@@ -44,13 +44,22 @@ extension S3SyncService {
     }
 
     /// One conditional GET of the partition; applies it when it changed (or when what the cache
-    /// holds of it is not fully applied).
-    func pullPartition(_ partition: PartitionID, lazy: Bool, knownETag: String? = nil, transfers: Transfers) async throws -> PartitionPull {
+    /// holds of it is not fully applied). The files the meta `hints` are read beside it (see
+    /// ``MetaIndex/Commit/files``), and used only where the index lists the same bytes.
+    func pullPartition(
+        _ partition: PartitionID, lazy: Bool, knownETag: String? = nil, hints: [String: IndexEntry] = [:], transfers: Transfers
+    ) async throws -> PartitionPull {
         let state = sidecar.loadPartition(partition)
         if let knownETag, knownETag == state.etag, state.stale != true { return PartitionPull(seq: state.index?.seq ?? 0) }
+        let wanted = hints.filter { path, entry in
+            state.files[path]?.sha256 != entry.sha256 && !(lazy && path.hasSuffix("/raw") && DatastorePath(path).versionDirectory != nil)
+        }
+        async let early = prefetch(wanted, transfers: transfers)
         let outcome = try await transfers.window.withSlot {
             try await client.get(remote.partitionKey(partition), ifNoneMatch: state.etag, maxBytes: settings.maxIndexBytes)
         }
+        // Awaited whatever the index says: requests in flight are waited for, not abandoned.
+        let fetched = await early
         switch outcome {
         case .notFound:
             return PartitionPull()
@@ -59,11 +68,40 @@ extension S3SyncService {
             // a skipped entry, content a lazy pull skipped before a full one).
             guard let index = state.index else { return PartitionPull() }
             guard state.stale == true || (!lazy && hasMissingContent(index)) else { return PartitionPull(seq: index.seq) }
-            return try await apply(index, etag: state.etag, to: partition, state: state, lazy: lazy, transfers: transfers)
+            return try await apply(index, etag: state.etag, to: partition, state: state, lazy: lazy, transfers: transfers, early: fetched)
         case .found(let response):
             let index = try PartitionIndex.decode(response.body, expected: partition)
-            return try await apply(index, etag: response.etag, to: partition, state: state, lazy: lazy, transfers: transfers)
+            return try await apply(index, etag: response.etag, to: partition, state: state, lazy: lazy, transfers: transfers, early: fetched)
         }
+    }
+
+    /// Reads the hinted files `hints` side by side, each bounded by its hinted size, and keeps
+    /// those whose bytes hash to their hint (by path). Best effort: a file missing, different or
+    /// unreadable is simply not kept (the index, read meanwhile, decides what is downloaded).
+    func prefetch(_ hints: [String: IndexEntry], transfers: Transfers) async -> [String: EarlyFile] {
+        guard !hints.isEmpty else { return [:] }
+        let found = try? await forEachConcurrently(hints.sorted(by: { $0.key < $1.key }), limit: hints.count) { path, entry -> EarlyFile? in
+            let outcome = try? await transfers.window.withSlot {
+                try await self.client.get(self.remote.objectKey(path), maxBytes: Int(entry.size), expectedBytes: Int(entry.size))
+            }
+            guard case .found(let response) = outcome, ContentHash.sha256(response.body) == entry.sha256 else { return nil }
+            return EarlyFile(path: path, sha256: entry.sha256, body: response.body)
+        }
+        var kept: [String: EarlyFile] = [:]
+        for case let file? in found ?? [] { kept[file.path] = file }
+        hintedFiles.withLock {
+            $0.read += hints.count
+            $0.matching += kept.count
+        }
+        return kept
+    }
+
+    /// A file read on a hint, before the index that decides whether it is written.
+    struct EarlyFile: Sendable {
+        var path: String
+        /// What `body` hashes to.
+        var sha256: String
+        var body: Data
     }
 
     /// `GET meta.json` with `If-None-Match`; on a change, the partitions the commits since the
@@ -78,6 +116,7 @@ extension S3SyncService {
             if let partition = PartitionID.validated(name) { wanted[partition] = seq }
         }
         var listed: [PartitionID: String] = [:]
+        var hints: [PartitionID: [String: IndexEntry]] = [:]
         var meta: (index: MetaIndex, etag: String?)?
         if case .found(let response) = try await client.get(remote.metaKey, ifNoneMatch: state.pulledMetaETag) {
             let index = try MetaIndex.decode(response.body)
@@ -85,6 +124,7 @@ extension S3SyncService {
             let commits: [MetaIndex.Commit]
             if let seq = state.pulledThroughSeq, let recent = index.commits(after: seq) {
                 commits = recent
+                hints = index.hints(after: seq)
             } else {
                 commits = index.recent
                 for object in try await client.list(prefix: remote.indexPrefix) {
@@ -109,8 +149,12 @@ extension S3SyncService {
         // partition waits for another to finish.
         let transfers = transfers("pull", width: settings.pullConcurrency)
         let partitions = wanted.sorted(by: { $0.key < $1.key })
-        let outcomes = try await forEachConcurrently(partitions, limit: max(16, 2 * settings.pullConcurrency)) { [listed] partition, announced in
-            (partition, announced, try await self.pullIsolated(partition, lazy: lazy, knownETag: listed[partition], transfers: transfers))
+        let outcomes = try await forEachConcurrently(partitions, limit: max(16, 2 * settings.pullConcurrency)) {
+            [listed, hints] partition, announced in
+            (
+                partition, announced,
+                try await self.pullIsolated(partition, lazy: lazy, knownETag: listed[partition], hints: hints[partition] ?? [:], transfers: transfers)
+            )
         }
         var pulled = 0
         var pending: [String: Int] = [:]
@@ -146,13 +190,13 @@ extension S3SyncService {
         return pulled
     }
 
-    /// ``pullPartition(_:lazy:knownETag:transfers:)``, with a hostile or broken partition's
+    /// ``pullPartition(_:lazy:knownETag:hints:transfers:)``, with a hostile or broken partition's
     /// failure returned rather than thrown: it stops its own pull, not everyone else's.
-    func pullIsolated(_ partition: PartitionID, lazy: Bool, knownETag: String?, transfers: Transfers) async throws -> Result<
-        PartitionPull, S3SyncError
-    > {
+    func pullIsolated(
+        _ partition: PartitionID, lazy: Bool, knownETag: String?, hints: [String: IndexEntry], transfers: Transfers
+    ) async throws -> Result<PartitionPull, S3SyncError> {
         do {
-            return .success(try await pullPartition(partition, lazy: lazy, knownETag: knownETag, transfers: transfers))
+            return .success(try await pullPartition(partition, lazy: lazy, knownETag: knownETag, hints: hints, transfers: transfers))
         } catch let error as S3SyncError where error.code == .corruptIndex || error.code == .hostilePath {
             return .failure(error)
         } catch let error as S3Error where error.code == .tooLarge {
@@ -179,8 +223,12 @@ extension S3SyncService {
     /// (hash-verified, atomic), removes tombstoned ones, keeps unpushed local work, derives
     /// the `latest` markers, and records what it applied. An entry whose object is missing
     /// or does not match is skipped with a warning; the rest is applied.
+    ///
+    /// `early` holds files already read (``prefetch(_:transfers:)``), by path: written instead
+    /// of downloaded where the index lists the same sha256.
     func apply(
-        _ index: PartitionIndex, etag: String?, to partition: PartitionID, state: SyncSidecar.PartitionState, lazy: Bool, transfers: Transfers
+        _ index: PartitionIndex, etag: String?, to partition: PartitionID, state: SyncSidecar.PartitionState, lazy: Bool, transfers: Transfers,
+        early: [String: EarlyFile] = [:]
     ) async throws -> PartitionPull {
         let dirty = sidecar.readDirty(partition)
         let plan = try PullPlan.make(
@@ -201,7 +249,7 @@ extension S3SyncService {
         let results = try await transfer(plan.downloads, in: transfers, sizes: plan.downloads.map(\.entry.size)) {
             item -> (String, SyncSidecar.FileRecord?) in
             do {
-                return (item.path, try await self.download(item.path, expected: item.entry, transfers: transfers))
+                return (item.path, try await self.download(item.path, expected: item.entry, transfers: transfers, early: early[item.path]))
             } catch let error as S3SyncError where error.code == .objectMissing || error.code == .hashMismatch {
                 self.logger.warning("skipped an index entry that cannot be read", metadata: ["path": "\(item.path)", "reason": "\(error.message)"])
                 return (item.path, nil)

@@ -45,6 +45,11 @@ extension S3SyncService {
         //    killed process of this cache left: nothing to do, and no request, in the usual case).
         let uploads = plans.flatMap(\.uploads)
         if !uploads.isEmpty { await abortAbandonedUploads() }
+        // The meta as it is now, read beside the uploads: the announcement then rarely meets a
+        // meta changed since this cache last saw it (a teammate's commit), which would cost a
+        // refused write and a read on the critical path.
+        let refreshing = !uploads.isEmpty && plans.contains(where: \.changesRemote)
+        async let refreshed: Void = refreshKnownMeta(if: refreshing)
         let pushing = transfers("push", width: settings.pushConcurrency)
         let results = try await transfer(uploads, in: pushing, sizes: uploads.map(\.size)) { upload -> (PushPlan.Upload, UploadResult) in
             if let lost = fence?.lostError() { throw lost }
@@ -72,8 +77,9 @@ extension S3SyncService {
         var commits: [PartitionID: PartitionCommit] = [:]
         let committing = plans.filter(\.changesRemote)
         if !committing.isEmpty {
+            await refreshed
             try await fence?.check()
-            let intent = try await announce(committing.map(\.partition))
+            let intent = try await announce(committing.map(\.partition), files: Self.hints(committing, uploaded: uploaded))
             // The partitions of one commit are independent: written side by side.
             let written = try await pushing.window.forEach(committing) { [uploaded, fenced] plan in
                 (
@@ -115,6 +121,44 @@ extension S3SyncService {
         count(pushed: pushed, deleted: tombstoned.count)
         if !conflict.isEmpty { throw conflict }
         return pushed + tombstoned.count
+    }
+
+    /// Reads `meta.json` (`If-None-Match` on the last one seen) and keeps it as the base of the
+    /// next announcement. Best effort: the announcement still retries on `412` and re-reads.
+    /// A cache that has seen no meta yet leaves the read to the announcement (it makes it anyway).
+    func refreshKnownMeta(if wanted: Bool) async {
+        guard wanted else { return }
+        let known = sidecar.loadState()
+        guard known.knownMeta != nil else { return }
+        do {
+            guard case .found(let response) = try await client.get(remote.metaKey, ifNoneMatch: known.knownMetaETag) else { return }
+            let fresh = try MetaIndex.decode(response.body)
+            try await BlockingFiles.run {
+                try self.sidecar.updateState {
+                    // Never older than what another local process announced meanwhile.
+                    guard ($0.knownMeta?.seq ?? -1) <= fresh.seq else { return }
+                    $0.knownMeta = fresh
+                    $0.knownMetaETag = response.etag
+                }
+            }
+        } catch {
+            logger.debug("could not read the meta beside the uploads; the announcement reads it if needed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The small files a commit of `plans` hints in the meta (``MetaIndex/Commit/files``): at
+    /// most ``MetaIndex/hintsPerPartition`` per partition, none larger than
+    /// ``MetaIndex/hintMaximumBytes``.
+    static func hints(_ plans: [PushPlan], uploaded: [String: SyncSidecar.FileRecord]) -> [String: IndexEntry] {
+        var hints: [String: IndexEntry] = [:]
+        for plan in plans {
+            let small = plan.uploads.map(\.path).sorted().compactMap { path -> (String, IndexEntry)? in
+                guard let record = uploaded[path], record.size <= MetaIndex.hintMaximumBytes else { return nil }
+                return (path, IndexEntry(size: record.size, sha256: record.sha256, seq: 0))
+            }
+            for (path, entry) in small.prefix(MetaIndex.hintsPerPartition) { hints[path] = entry }
+        }
+        return hints
     }
 
     /// An immutable upload whose path held an object with other bytes.

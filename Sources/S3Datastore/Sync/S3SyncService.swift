@@ -31,6 +31,9 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     /// Bytes of local files read to hash them before a push sends them (planning, and a
     /// multipart upload's own pass when the plan did not hash the file).
     let bytesHashedForPush = Mutex<Int64>(0)
+    /// Files read early on the meta's hint during pulls (``prefetch(_:transfers:)``): asked,
+    /// matching their hint, and written because the index agreed.
+    let hintedFiles = Mutex<(read: Int, matching: Int, used: Int)>((0, 0, 0))
 
     /// The accounting of the client the locks use (their requests are reported too).
     let lockAccounting: RequestAccounting?
