@@ -117,12 +117,16 @@ public final class S3Client: Sendable {
     ///     refused (``S3Error/Code/tooLarge``) without being read further.
     ///   - expectedBytes: the body's expected size, which extends the request's time limit by
     ///     `expectedBytes / minimumThroughput`.
-    public func get(_ key: String, ifNoneMatch: String? = nil, maxBytes: Int? = nil, expectedBytes: Int = 0) async throws -> GetOutcome {
+    ///   - retrying: `false` for a read that is worth one attempt only (a guess that something
+    ///     else confirms): a failure is thrown at once, not retried.
+    public func get(
+        _ key: String, ifNoneMatch: String? = nil, maxBytes: Int? = nil, expectedBytes: Int = 0, retrying: Bool = true
+    ) async throws -> GetOutcome {
         var headers: [(String, String)] = []
         if let ifNoneMatch { headers.append(("If-None-Match", ifNoneMatch)) }
         let response = try await send(
             "GET", key: key, headers: headers, accept: [200, 304, 404], maxBytes: maxBytes ?? configuration.maximumBodyBytes,
-            limit: configuration.limit(transferring: expectedBytes))
+            limit: configuration.limit(transferring: expectedBytes), retrying: retrying)
         switch response.status {
         case 304: return .notModified(response)
         case 404: return .notFound
@@ -198,7 +202,7 @@ public final class S3Client: Sendable {
     /// resets) are retried with jittered backoff.
     func send(
         _ method: String, key: String, query: [(String, String)] = [], headers extra: [(String, String)] = [], body: RequestBody = .empty,
-        accept: Set<Int>, maxBytes: Int? = nil, limit: Duration? = nil, sink: FileSink? = nil
+        accept: Set<Int>, maxBytes: Int? = nil, limit: Duration? = nil, sink: FileSink? = nil, retrying: Bool = true
     ) async throws -> Response {
         let operation = key.isEmpty ? "\(method) bucket \(configuration.bucket)" : "\(method) \(key)"
         var attempt = 1
@@ -248,7 +252,7 @@ public final class S3Client: Sendable {
                 reached = reached || error.status > 0
                 let delay = configuration.retry.delay(afterAttempt: attempt, jitter: Double.random(in: 0...1))
                 let elapsed = ContinuousClock.now - started
-                guard
+                guard retrying,
                     configuration.retry.allowsRetry(
                         afterAttempt: attempt, elapsed: elapsed, delay: delay, unreachable: error.code == .connectionFailed && !reached)
                 else {

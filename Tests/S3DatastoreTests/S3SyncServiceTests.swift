@@ -92,6 +92,10 @@ struct S3SyncServiceTests {
         #expect(push.requests == ["GET": 1, "PUT": 4], "\(push.requests)")
         _ = try await b.pullAll()
         #expect(b.read(DatastoreLayout.rawRel(m.ref, "result", 2)) == Data("m2".utf8))
+        // The meta a read beside its uploads is only the base of its announcement: a's pulls
+        // still fetch b's commit, which a never pulled.
+        _ = try await a.pullAll()
+        #expect(a.read(DatastoreLayout.rawRel(n.ref, "result", 1)) == Data("n1".utf8))
     }
 
     /// The pull of a model a teammate changed reads the files the meta's commit hints beside
@@ -159,6 +163,8 @@ struct S3SyncServiceTests {
                     DatastoreLayout.rawRel(other.ref, "result", 1): IndexEntry(size: 2, sha256: sha, seq: meta.seq),  // another partition
                     DatastoreLayout.rawRel(model.ref, "result", 9): IndexEntry(size: 1 << 40, sha256: sha, seq: meta.seq),  // too large
                     DatastoreLayout.rawRel(model.ref, "result", 8): IndexEntry(size: 1, sha256: "not a hash", seq: meta.seq),
+                    // Unsafe, though under the partition's prefix.
+                    "\(DatastoreLayout.modelDataRel(model.ref))/../../../../x": IndexEntry(size: 1, sha256: sha, seq: meta.seq),
                 ]))
         _ = try await client.put(remote.metaKey, data: try meta.encoded())
         #expect(good.files?.count == 2)
@@ -170,6 +176,48 @@ struct S3SyncServiceTests {
         #expect(b.read(raw) == nil)
         #expect(b.read(metadata) == nil)
         #expect(b.sync.sidecar.loadState().pending?[PartitionID.model(model.ref).name] == meta.seq, "the commit stays pending")
+    }
+
+    /// Bytes read on a hint are written only if they hash to what the index lists: not when the
+    /// index lists other bytes than the hint (they are downloaded, as always, and checked), and
+    /// never bytes that do not hash to their hint, even where hint and index agree.
+    @Test func hintedBytesAreWrittenOnlyIfTheyHashToTheIndex() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try bucket.cache("a")
+        let b = try bucket.cache("b")
+        let (first, second) = ("notes/first.txt", "notes/second.txt")
+        for path in [first, second] { try a.rewrite(path, Data("synced".utf8)) }
+        _ = try await a.pushAll()
+        _ = try await b.pullAll()
+        #expect(b.read(first) == Data("synced".utf8))
+
+        // The bucket: `first` holds X, hinted as X, indexed as Z; `second` holds X, hinted and
+        // indexed as Z. Neither may reach b: X is not what the index lists.
+        let client = try bucket.client()
+        let remote = RemoteLayout(prefix: "")
+        let (x, z) = (Data("bytes X".utf8), Data("bytes Z".utf8))
+        for path in [first, second] { _ = try await client.put(path, data: x) }
+        guard case .found(let shared) = try await client.get(remote.partitionKey(.shared)),
+            case .found(let current) = try await client.get(remote.metaKey)
+        else { throw CancellationError() }
+        var index = try PartitionIndex.decode(shared.body, expected: .shared)
+        let meta = try MetaIndex.decode(current.body).committing(
+            [.shared],
+            files: [
+                first: IndexEntry(size: Int64(x.count), sha256: ContentHash.sha256(x), seq: 0),
+                second: IndexEntry(size: Int64(z.count), sha256: ContentHash.sha256(z), seq: 0),
+            ])
+        index.seq = meta.seq
+        for path in [first, second] { index.entries[path] = IndexEntry(size: Int64(z.count), sha256: ContentHash.sha256(z), seq: meta.seq) }
+        _ = try await client.put(remote.metaKey, data: try meta.encoded())
+        _ = try await client.put(remote.partitionKey(.shared), data: try index.encoded())
+
+        _ = try await b.pullAll()
+        let hinted = b.sync.hintedFiles.withLock { $0 }
+        #expect(hinted.read == 2 && hinted.matching == 1 && hinted.used == 0, "\(hinted)")
+        #expect(b.read(first) == Data("synced".utf8), "the hint's bytes were written over what the index lists")
+        #expect(b.read(second) == Data("synced".utf8), "bytes that do not hash to their hint were written")
     }
 
     /// A file outside the immutable layout (last writer wins) rewritten with the same size

@@ -115,6 +115,20 @@ import Testing
         #expect(meta.hints(after: 0)[Self.partition]?.count == MetaIndex.hintBudget)
         #expect(meta.hints(after: 20).isEmpty)
 
+        // A reader over its budget (a meta not trimmed as this swamp trims it) keeps the newest.
+        var untrimmed = MetaIndex()
+        for version in 1...10 {
+            untrimmed.seq = version
+            untrimmed.recent.append(
+                MetaIndex.Commit(
+                    seq: version, partitions: [Self.partition.name],
+                    files: Dictionary(
+                        uniqueKeysWithValues: (0..<32).map { ("\(Self.base)/\(version)/f\($0)", IndexEntry(size: 1, sha256: sha, seq: version)) })))
+        }
+        let kept = untrimmed.hints(after: 0)[Self.partition] ?? [:]
+        #expect(kept.count == MetaIndex.hintBudget)
+        #expect(Set(kept.values.map(\.seq)) == [7, 8, 9, 10])
+
         // A later commit's entry for the same path wins.
         meta = try meta.committing([Self.partition], files: ["\(Self.base)/20/f0": IndexEntry(size: 2, sha256: sha, seq: 0)])
         #expect(meta.hints(after: 19)[Self.partition]?["\(Self.base)/20/f0"]?.size == 2)

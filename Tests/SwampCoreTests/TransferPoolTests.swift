@@ -48,6 +48,36 @@ import Testing
         await #expect(throws: Boom.self) { try await window.withSlot { throw Boom() } }
         #expect(try await window.withSlot { 7 } == 7)
     }
+
+    /// Work done only while the window is idle takes a slot only when more than `reserve` are
+    /// free and nobody waits, never waits itself, and gives the slot back.
+    @Test func aSlotIfFreeNeverWaitsAndLeavesTheReserve() async throws {
+        let window = TransferWindow(width: 3)
+        #expect(try await window.withSlotIfFree(reserving: 1) { 1 } == 1)
+        let inner = try await window.withSlot {
+            // Two free: one more may go, keeping one in reserve; then none.
+            try await window.withSlotIfFree(reserving: 1) { try await window.withSlotIfFree(reserving: 1) { 2 } ?? 0 }
+        }
+        #expect(inner == 0)
+        // Nothing held: every slot is free again.
+        let all = try await window.withSlot { try await window.withSlot { try await window.withSlotIfFree(reserving: 0) { 3 } } }
+        #expect(all == 3)
+        // One of two slots held by another task: the other is the reserve, or free to take.
+        let single = TransferWindow(width: 2)
+        let (held, release) = AsyncStream.makeStream(of: Void.self)
+        let (started, began) = AsyncStream.makeStream(of: Void.self)
+        let holder = Task {
+            try await single.withSlot {
+                began.yield()
+                for await _ in held { break }
+            }
+        }
+        for await _ in started { break }
+        #expect(try await single.withSlotIfFree(reserving: 1) { 4 } == nil, "one free slot is the reserve")
+        #expect(try await single.withSlotIfFree(reserving: 0) { 5 } == 5)
+        release.yield()
+        try await holder.value
+    }
 }
 
 @Suite struct EmptyDirectoryTests {

@@ -187,27 +187,27 @@ public struct MetaIndex: Codable, Hashable, Sendable {
         return next
     }
 
-    /// The files the commits after `seq` hint, per partition, newest entry per path — only those
-    /// a reader may fetch: a valid path of a partition the commit names, a valid sha256, at most
-    /// ``hintMaximumBytes``; at most ``hintBudget`` of them and ``hintBytesPerPull`` in all (a
-    /// hostile meta costs a bounded number of small reads, and never a write: see ``Commit/files``).
+    /// The files the commits after `seq` hint, per partition, the newest entry of each path
+    /// first — only those a reader may fetch: a valid path of a partition the commit names, a
+    /// valid sha256, at most ``hintMaximumBytes``; the newest commits' first, up to
+    /// ``hintBudget`` files and ``hintBytesPerPull`` in all (a hostile meta costs a bounded
+    /// number of small reads, and never a write: see ``Commit/files``).
     func hints(after seq: Int) -> [PartitionID: [String: IndexEntry]] {
         var hints: [PartitionID: [String: IndexEntry]] = [:]
-        var count = 0
-        var bytes: Int64 = 0
-        for commit in commits(after: seq) ?? [] {
+        var seen = Set<String>()
+        var (count, bytes): (Int, Int64) = (0, 0)
+        for commit in (commits(after: seq) ?? []).reversed() {
             let named = Set(commit.partitions)
             for (path, entry) in (commit.files ?? [:]).sorted(by: { $0.key < $1.key }) {
+                // A newer commit's entry for the path stands, whether or not it is fetched.
+                guard seen.insert(path).inserted else { continue }
                 let partition = PartitionID.of(path)
                 guard named.contains(partition.name), (try? PartitionIndex.check(path, in: partition)) != nil, !entry.isDeleted,
                     PartitionIndex.isSHA256(entry.sha256), (0...Self.hintMaximumBytes).contains(entry.size)
                 else { continue }
-                let replaced = hints[partition]?[path]?.size
-                guard count + (replaced == nil ? 1 : 0) <= Self.hintBudget, bytes - (replaced ?? 0) + entry.size <= Self.hintBytesPerPull else {
-                    return hints
-                }
-                if replaced == nil { count += 1 }
-                bytes += entry.size - (replaced ?? 0)
+                guard count < Self.hintBudget, bytes + entry.size <= Self.hintBytesPerPull else { return hints }
+                count += 1
+                bytes += entry.size
                 hints[partition, default: [:]][path] = entry
             }
         }

@@ -76,15 +76,19 @@ extension S3SyncService {
     }
 
     /// Reads the hinted files `hints` side by side, each bounded by its hinted size, and keeps
-    /// those whose bytes hash to their hint (by path). Best effort: a file missing, different or
-    /// unreadable is simply not kept (the index, read meanwhile, decides what is downloaded).
+    /// those whose bytes hash to their hint (by path). Best effort, and never in the way of the
+    /// reads that decide: a hinted file is read only while more than half the window is free
+    /// (it never queues for a slot), in one attempt (never retried); a file missing, different,
+    /// unreadable or not read is simply not kept (the index, read meanwhile, decides what is
+    /// downloaded).
     func prefetch(_ hints: [String: IndexEntry], transfers: Transfers) async -> [String: EarlyFile] {
         guard !hints.isEmpty else { return [:] }
+        let reserve = max(1, transfers.window.width / 2)
         let found = try? await forEachConcurrently(hints.sorted(by: { $0.key < $1.key }), limit: hints.count) { path, entry -> EarlyFile? in
-            let outcome = try? await transfers.window.withSlot {
-                try await self.client.get(self.remote.objectKey(path), maxBytes: Int(entry.size), expectedBytes: Int(entry.size))
+            let outcome = try? await transfers.window.withSlotIfFree(reserving: reserve) {
+                try await self.client.get(self.remote.objectKey(path), maxBytes: Int(entry.size), expectedBytes: Int(entry.size), retrying: false)
             }
-            guard case .found(let response) = outcome, ContentHash.sha256(response.body) == entry.sha256 else { return nil }
+            guard case .found(let response)? = outcome, ContentHash.sha256(response.body) == entry.sha256 else { return nil }
             return EarlyFile(path: path, sha256: entry.sha256, body: response.body)
         }
         var kept: [String: EarlyFile] = [:]

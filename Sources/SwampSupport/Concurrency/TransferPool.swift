@@ -59,6 +59,22 @@ public final class TransferWindow: Sendable {
         return try await body()
     }
 
+    /// Runs `body` holding a slot only if more than `reserve` are free right now (never waits):
+    /// `nil` when none was taken. For work worth doing only while the window is idle — it then
+    /// never delays the work that queues for slots.
+    public func withSlotIfFree<T: Sendable>(reserving reserve: Int, _ body: () async throws -> T) async throws -> T? {
+        let taken = state.withLock { state -> Bool in
+            guard state.free > reserve, state.waiting.isEmpty else { return false }
+            state.free -= 1
+            return true
+        }
+        guard taken else { return nil }
+        defer { release() }
+        try Task.checkCancellation()
+        if let parent { return try await parent.withSlot(body) }
+        return try await body()
+    }
+
     /// Runs `body` over `items`, each holding a slot while it runs; results in order.
     public func forEach<Item: Sendable, Result: Sendable>(
         _ items: [Item], _ body: @escaping @Sendable (Item) async throws -> Result
