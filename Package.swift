@@ -10,10 +10,12 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 /// module is compiled for it (its link entries then name Foundation's static libraries), the
 /// libraries FoundationXML needs are named here (S3Client imports it, compiled as usual), and
 /// lld links it in seconds without repeating the static Foundation's warning about `mktemp`.
+/// Its relative relocations are packed (`DT_RELR`, glibc 2.36+): 130 000 of them took a 3 MB
+/// table that every start read; 25 KB now (`swamp --version` peaks at 17 MiB, not 22).
 let staticRelease = BuildSettingCondition.when(platforms: [.linux], configuration: .release)
 let executable: [SwiftSetting] = strict + [.unsafeFlags(["-static-stdlib"], staticRelease)]
 let selfContained: [LinkerSetting] = [
-    .unsafeFlags(["-static-stdlib", "-use-ld=lld"], staticRelease),
+    .unsafeFlags(["-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], staticRelease),
     .linkedLibrary("_CFXMLInterface", staticRelease),
     .linkedLibrary("xml2", staticRelease),
 ]
