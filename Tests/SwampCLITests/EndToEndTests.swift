@@ -2,6 +2,28 @@ import Foundation
 import Testing
 
 @Suite struct EndToEndTests {
+    /// A command that writes more stderr than the output record keeps: the record holds the last
+    /// 64 KiB, after a line saying how much came before; the run's memory does not grow with it.
+    @Test func onlyTheEndOfALongStderrIsKept() async throws {
+        let repo = try await TemporaryRepository.make()
+        defer { repo.remove() }
+        try await repo.shellModel("noisy", "echo first-line >&2; head -c 3000000 /dev/zero | tr '\\0' x >&2; echo last-line >&2; echo out")
+        let run = try await repo.cli.run(["model", "method", "run", "noisy", "execute", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let stderr = try #require(try run.json()["stderr"] as? String)
+        let total = 11 + 3_000_000 + 10
+        #expect(stderr.hasPrefix("[swamp: the first \(total - 65536) of \(total) bytes of stderr are not kept]\n"), "\(stderr.prefix(120))")
+        #expect(stderr.hasSuffix("xxxxlast-line\n"))
+        #expect(!stderr.contains("first-line"))
+        #expect(stderr.utf8.count < 65536 + 100)
+
+        // At the limit exactly, everything is kept.
+        try await repo.shellModel("exact", "head -c 65536 /dev/zero | tr '\\0' y >&2")
+        let exact = try await repo.cli.run(["model", "method", "run", "exact", "execute", "--json"])
+        let whole = try #require(try exact.json()["stderr"] as? String)
+        #expect(whole.utf8.count == 65536 && whole.allSatisfy { $0 == "y" })
+    }
+
     @Test func initCreateRunListGet() async throws {
         let repo = try await TemporaryRepository.make()
         defer { repo.remove() }

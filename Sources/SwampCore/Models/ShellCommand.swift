@@ -7,7 +7,8 @@ import SwampSupport
 
 /// Runs `/bin/sh -c` with stdout and stderr captured byte-exact (stdout into a file the caller
 /// names, never into memory, so output of any size costs no memory; stderr through a temporary
-/// file, so large output cannot dead-lock on a pipe), a timeout, and in a process group of its own: a
+/// file, so large output cannot dead-lock on a pipe, of which the last ``stderrLimit`` bytes are
+/// kept for the output record), a timeout, and in a process group of its own: a
 /// timeout or a cancellation (Ctrl-C) stops the command *and every process it started*
 /// (SIGTERM to the group, SIGKILL after a grace period).
 enum ShellCommand {
@@ -21,6 +22,10 @@ enum ShellCommand {
 
     /// How long a stopped group gets between SIGTERM and SIGKILL.
     static let grace: Duration = .milliseconds(500)
+
+    /// The most bytes of stderr kept (the last ones, where a failing command says why): an output
+    /// record is read whole and synced on every run, and memory must not grow with a command's output.
+    static let stderrLimit = 64 << 10
 
     /// Runs `script` with stdout going to the new file `outPath` (left there for the caller).
     static func run(
@@ -56,8 +61,23 @@ enum ShellCommand {
             try? await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(50))
         }
-        let stderr = try Data(contentsOf: URL(fileURLWithPath: errPath))
+        let stderr = try tail(of: errPath, limit: stderrLimit)
         return Result(stdoutPath: outPath, stderr: stderr, exitStatus: exitStatus(status), timedOut: timedOut)
+    }
+
+    /// The last `limit` bytes of the file at `path`, after a line saying how many came before
+    /// them, or the whole file when it is no longer than that.
+    static func tail(of path: String, limit: Int) throws -> Data {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let size = try handle.seekToEnd()
+        guard size > UInt64(limit) else {
+            try handle.seek(toOffset: 0)
+            return try handle.readToEnd() ?? Data()
+        }
+        try handle.seek(toOffset: size - UInt64(limit))
+        let kept = try handle.readToEnd() ?? Data()
+        return Data("[swamp: the first \(size - UInt64(kept.count)) of \(size) bytes of stderr are not kept]\n".utf8) + kept
     }
 
     /// Starts `arguments` in a new process group with stdin from /dev/null and stdout/stderr to files.
