@@ -207,6 +207,40 @@ import Testing
         }
     }
 
+    /// A pull killed while it downloaded a large file leaves its temporary file beside it; the
+    /// next download of that file removes it — but never one a live pull holds (locked), nor a
+    /// fresh one (a writer may not have locked it yet).
+    @Test func aKilledDownloadsTemporaryFileIsRemovedByTheNextOne() async throws {
+        let (bucket, a, model, content) = try await Self.oneLargeVersion()
+        defer { bucket.directory.remove() }
+        _ = try await a.pushAll()
+        let b = try Self.cache(bucket, "b")
+        let raw = DatastoreLayout.rawRel(model.ref, "result", 1)
+        let destination = "\(b.root)/\(raw)"
+        try AtomicFile.makeDirectories(AtomicFile.parent(of: destination))
+        func plant(_ suffix: String, minutesOld: Int) throws -> String {
+            let path = "\(AtomicFile.parent(of: destination))/.raw.tmp-\(suffix)"
+            try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: path))
+            let then = Date().addingTimeInterval(Double(-60 * minutesOld))
+            try FileManager.default.setAttributes([.modificationDate: then], ofItemAtPath: path)
+            return path
+        }
+        let abandoned = try plant("1", minutesOld: 10)
+        let fresh = try plant("2", minutesOld: 0)
+        let live = try plant("3", minutesOld: 10)
+        let holder = open(live, O_RDONLY | O_CLOEXEC)
+        #expect(holder >= 0 && flock(holder, LOCK_EX) == 0)
+        defer { close(holder) }
+
+        _ = try await b.pullAll()
+        #expect(b.read(raw) == content)
+        #expect(!FileManager.default.fileExists(atPath: abandoned), "an abandoned temporary file is left")
+        #expect(FileManager.default.fileExists(atPath: fresh), "a fresh temporary file was removed")
+        #expect(FileManager.default.fileExists(atPath: live), "a temporary file a live writer holds was removed")
+        let left = try FileManager.default.contentsOfDirectory(atPath: AtomicFile.parent(of: destination)).filter { $0.contains(".tmp-") }
+        #expect(Set(left) == [".raw.tmp-2", ".raw.tmp-3"], "\(left)")
+    }
+
     @Test func partSizesAreValidatedAndGrowPastTenThousandParts() throws {
         func parse(_ extra: [String: JSONValue]) throws -> S3DatastoreConfig {
             try S3DatastoreConfig.parse(.object(["bucket": .string("b-1")].merging(extra) { $1 }))

@@ -174,6 +174,35 @@ struct LargeArtifactTests {
         _ = try await team.verifyConsistency()
     }
 
+    /// kill -9 while a pull reads a large file's ranges: its temporary file is left beside the
+    /// destination (never read); the next download of that file, once the leftover is a minute
+    /// old, removes it (no live writer holds it), and the bytes arrive whole.
+    @Test func aKilledPullsTemporaryFileIsRemovedByTheNextPull() async throws {
+        let (team, proxy, a, source) = try await Self.start()
+        defer { Self.stop(team, proxy) }
+        #expect(try await a.run(["model", "method", "run", "big", "execute"]).status == 0)
+        let b = Self.cli(team, "b", through: proxy)  // the teammate `start` made
+        let key = try await Self.rawKey(a, version: 1)
+        let killed = try await S3SafetyTests.run(b, ["datastore", "sync", "--pull"], killedAt: key, method: "GET", proxy: proxy)
+        #expect(killed.status == 9, "killed: \(killed.stderr)")
+        let home = "\(team.root)/b-home"
+        func leftovers() -> [String] {
+            let walk = FileManager.default.enumerator(atPath: home)?.allObjects as? [String] ?? []
+            return walk.filter { AtomicFileName.isTemporary($0) }.map { "\(home)/\($0)" }
+        }
+        let left = leftovers()
+        #expect(left.count == 1, "the killed pull's temporary file: \(left)")
+        for path in left {
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-600)], ofItemAtPath: path)
+        }
+        let pull = try await b.run(["datastore", "sync", "--pull"])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        #expect(leftovers().isEmpty, "left: \(leftovers())")
+        let got = try await b.run(["data", "get", "big", "result"])
+        let expected = try Data(contentsOf: URL(fileURLWithPath: source))
+        #expect(got.stdout.count == expected.count && Self.sha256(got.stdout) == Self.sha256(expected))
+    }
+
     /// An upload left by a kill on another machine (no journal here to name it): `verify` reports
     /// it, `repair` leaves a young one alone and aborts it once old enough.
     @Test func repairAbortsAnUploadLeftByAKill() async throws {
@@ -246,5 +275,13 @@ struct LargeArtifactTests {
             executable: "/bin/sh")
         let expected = try await CLI.exec(["-c", "sha256sum < \"$0\"", source], environment: [:], cwd: team.root, executable: "/bin/sh")
         #expect(got.text.prefix(64) == expected.text.prefix(64), "the 3 GiB version came back identical")
+    }
+}
+
+/// Temporary file names as swamp makes them (`.{name}.tmp-{random}`).
+enum AtomicFileName {
+    static func isTemporary(_ path: String) -> Bool {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return name.hasPrefix(".") && name.contains(".tmp-")
     }
 }

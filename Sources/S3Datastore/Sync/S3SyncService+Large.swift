@@ -230,9 +230,14 @@ extension S3SyncService {
     func downloadFile(_ key: String, size: Int64, sha: String, to absolute: String, transfers: Transfers) async throws -> String? {
         let directory = AtomicFile.parent(of: absolute)
         try AtomicFile.makeDirectories(directory)
+        // What a pull killed while it downloaded this file left beside it (never read, but as
+        // large as the file): a temporary file no live writer holds.
+        AtomicFile.removeAbandonedTemporaries(nextTo: absolute)
         let temporary = AtomicFile.temporaryPath(nextTo: absolute)
         let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystemError("create temporary file for", path: absolute, errno: errno) }
+        // Held until the file is renamed or removed: tells a later pull this one is alive.
+        flock(fd, LOCK_EX | LOCK_NB)
         var keep = false
         defer {
             close(fd)

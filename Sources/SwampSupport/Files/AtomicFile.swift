@@ -278,6 +278,32 @@ public enum AtomicFile {
         return "\(directory)/.\(name).tmp-\(UInt64.random(in: 0...UInt64.max))"
     }
 
+    /// Removes the temporary files beside `path` that were to become it (`.{name}.tmp-*`) and
+    /// that a killed process left: older than `age` (by their modification time) and not locked.
+    /// A writer that keeps a temporary file for long (a large download) holds a `flock` on it
+    /// from its creation on: a live one is never taken for abandoned. Best effort; returns how
+    /// many were removed.
+    @discardableResult
+    public static func removeAbandonedTemporaries(nextTo path: String, olderThan age: Duration = .seconds(60)) -> Int {
+        let (directory, name) = split(path)
+        let prefix = ".\(name).tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
+        var removed = 0
+        let oldest = Date().timeIntervalSince1970 - Double(age.components.seconds)
+        for candidate in names where candidate.hasPrefix(prefix) {
+            let full = "\(directory)/\(candidate)"
+            let fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Double(info.st_mtim.tv_sec) < oldest,
+                flock(fd, LOCK_EX | LOCK_NB) == 0
+            else { continue }
+            if unlink(full) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     /// The directory part of `path`, as `NSString.deletingLastPathComponent` gives it, without
     /// bridging to `NSString` for the paths this project builds (the bridging was 5% of a cold
     /// pull's CPU time); a path with doubled slashes goes to `NSString`.
