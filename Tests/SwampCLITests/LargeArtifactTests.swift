@@ -175,8 +175,9 @@ struct LargeArtifactTests {
     }
 
     /// kill -9 while a pull reads a large file's ranges: its temporary file is left beside the
-    /// destination (never read); the next download of that file, once the leftover is a minute
-    /// old, removes it (no live writer holds it), and the bytes arrive whole.
+    /// destination (never read). The next download of that file, a few seconds later, removes
+    /// it (no live writer holds it) — while its own temporary file, stalled on a held range,
+    /// stays locked against every other pull — and the bytes arrive whole.
     @Test func aKilledPullsTemporaryFileIsRemovedByTheNextPull() async throws {
         let (team, proxy, a, source) = try await Self.start()
         defer { Self.stop(team, proxy) }
@@ -192,11 +193,31 @@ struct LargeArtifactTests {
         }
         let left = leftovers()
         #expect(left.count == 1, "the killed pull's temporary file: \(left)")
-        for path in left {
+        func age(_ path: String) throws {
             try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-600)], ofItemAtPath: path)
         }
-        let pull = try await b.run(["datastore", "sync", "--pull"])
-        #expect(pull.status == 0, "\(pull.stderr)")
+        for path in left { try age(path) }
+
+        // The next pull, its first range held by the proxy.
+        try await proxy.set([.init("hold", method: "GET", path: key)])
+        let pull = try b.spawn(["datastore", "sync", "--pull"])
+        var own: [String] = []
+        try await S3SafetyTests.waitFor {
+            own = leftovers().filter { !left.contains($0) }
+            return !own.isEmpty
+        }
+        #expect(leftovers() == own, "the killed pull's file is still there: \(leftovers())")
+        // However old it looks, a live download's file is locked: no other pull may take it.
+        for path in own {
+            try age(path)
+            let fd = open(path, O_RDWR | O_CLOEXEC)
+            #expect(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK, "a live download's temporary file is not locked")
+            close(fd)
+        }
+        try await proxy.release()
+        let pulled = try await pull.wait()
+        try await proxy.set([])
+        #expect(pulled.status == 0, "\(pulled.stderr)")
         #expect(leftovers().isEmpty, "left: \(leftovers())")
         let got = try await b.run(["data", "get", "big", "result"])
         let expected = try Data(contentsOf: URL(fileURLWithPath: source))

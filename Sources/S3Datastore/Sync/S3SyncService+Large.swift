@@ -237,7 +237,7 @@ extension S3SyncService {
         let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystemError("create temporary file for", path: absolute, errno: errno) }
         // Held until the file is renamed or removed: tells a later pull this one is alive.
-        flock(fd, LOCK_EX | LOCK_NB)
+        _ = flock(fd, LOCK_EX | LOCK_NB)
         var keep = false
         defer {
             close(fd)

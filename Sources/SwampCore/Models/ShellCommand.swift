@@ -70,14 +70,16 @@ enum ShellCommand {
     static func tail(of path: String, limit: Int) throws -> Data {
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         defer { try? handle.close() }
+        // Never more than `limit` bytes, and the size taken once: a process the command left
+        // running may still be writing to the file.
         let size = try handle.seekToEnd()
         guard size > UInt64(limit) else {
             try handle.seek(toOffset: 0)
-            return try handle.readToEnd() ?? Data()
+            return try handle.read(upToCount: limit) ?? Data()
         }
         try handle.seek(toOffset: size - UInt64(limit))
-        let kept = try handle.readToEnd() ?? Data()
-        return Data("[swamp: the first \(size - UInt64(kept.count)) of \(size) bytes of stderr are not kept]\n".utf8) + kept
+        let kept = try handle.read(upToCount: limit) ?? Data()
+        return Data("[swamp: the first \(size - UInt64(limit)) of \(size) bytes of stderr are not kept]\n".utf8) + kept
     }
 
     /// Starts `arguments` in a new process group with stdin from /dev/null and stdout/stderr to files.

@@ -154,6 +154,8 @@ public enum AtomicFile {
             temporaryPath(nextTo: path)
         let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard output >= 0 else { throw FileSystemError("create temporary file for", path: path, errno: errno) }
+        // A copy of a large file takes a while: tell ``removeAbandonedTemporaries(nextTo:olderThan:)`` it is alive.
+        _ = flock(output, LOCK_EX | LOCK_NB)
         var failure: Int32 = 0
         do {
             try pump(from: input, to: output, path: source)
@@ -279,12 +281,15 @@ public enum AtomicFile {
     }
 
     /// Removes the temporary files beside `path` that were to become it (`.{name}.tmp-*`) and
-    /// that a killed process left: older than `age` (by their modification time) and not locked.
-    /// A writer that keeps a temporary file for long (a large download) holds a `flock` on it
-    /// from its creation on: a live one is never taken for abandoned. Best effort; returns how
-    /// many were removed.
+    /// that a killed process left: not locked, and not modified for `age`. A writer that keeps a
+    /// temporary file for long (a download, a copy) holds a `flock` on it from right after its
+    /// creation: a live one is never taken for abandoned. The age covers the moment between the
+    /// creation and the lock, and the short-lived files written whole without a lock. On a file
+    /// system whose locks are not shared between the processes that write it, a writer stalled
+    /// for longer than `age` can lose its file (its rename then fails; the next pull downloads
+    /// again). Best effort; returns how many were removed.
     @discardableResult
-    public static func removeAbandonedTemporaries(nextTo path: String, olderThan age: Duration = .seconds(60)) -> Int {
+    public static func removeAbandonedTemporaries(nextTo path: String, olderThan age: Duration = .seconds(5)) -> Int {
         let (directory, name) = split(path)
         let prefix = ".\(name).tmp-"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
@@ -292,7 +297,8 @@ public enum AtomicFile {
         let oldest = Date().timeIntervalSince1970 - Double(age.components.seconds)
         for candidate in names where candidate.hasPrefix(prefix) {
             let full = "\(directory)/\(candidate)"
-            let fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            // Read-write: where `flock` is emulated with `fcntl` locks (NFS), an exclusive lock needs it.
+            let fd = open(full, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
             guard fd >= 0 else { continue }
             defer { close(fd) }
             var info = stat()
