@@ -12,6 +12,12 @@ public struct IndexEntry: Codable, Hashable, Sendable {
 
     public var isDeleted: Bool { deleted == true }
 
+    /// A commit number in range, and for a live file a sha256 and a size a file may have.
+    var isWellFormed: Bool {
+        (0...MetaIndex.maximumSeq).contains(seq)
+            && (isDeleted || (PartitionIndex.isSHA256(sha256) && (0...PartitionIndex.maximumSize).contains(size)))
+    }
+
     public static func tombstone(seq: Int) -> IndexEntry { IndexEntry(size: 0, sha256: "", seq: seq, deleted: true) }
 }
 
@@ -57,9 +63,7 @@ public struct PartitionIndex: Codable, Hashable, Sendable {
         }
         for (path, entry) in index.entries {
             try check(path, in: expected)
-            guard (0...MetaIndex.maximumSeq).contains(entry.seq),
-                entry.isDeleted || (Self.isSHA256(entry.sha256) && (0...maximumSize).contains(entry.size))
-            else {
+            guard entry.isWellFormed else {
                 throw S3SyncError(.corruptIndex, "the remote index partition '\(expected)' has a malformed entry for '\(PathRules.printable(path))'")
             }
         }
@@ -202,8 +206,8 @@ public struct MetaIndex: Codable, Hashable, Sendable {
                 // A newer commit's entry for the path stands, whether or not it is fetched.
                 guard seen.insert(path).inserted else { continue }
                 let partition = PartitionID.of(path)
-                guard named.contains(partition.name), (try? PartitionIndex.check(path, in: partition)) != nil, !entry.isDeleted,
-                    PartitionIndex.isSHA256(entry.sha256), (0...Self.hintMaximumBytes).contains(entry.size)
+                guard named.contains(partition.name), (try? PartitionIndex.check(path, in: partition)) != nil, entry.isWellFormed,
+                    !entry.isDeleted, entry.size <= Self.hintMaximumBytes
                 else { continue }
                 guard count < Self.hintBudget, bytes + entry.size <= Self.hintBytesPerPull else { return hints }
                 count += 1

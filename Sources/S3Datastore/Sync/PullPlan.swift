@@ -82,12 +82,17 @@ struct PullPlan: Sendable {
                 if state.files[path] != nil || present[path] != nil { forgotten.append(path) }
             } else if let info = present[path], info.sha256 == entry.sha256 {
                 matched[path] = info
-            } else if present[path] == nil, lazy, let unit, path.hasSuffix("/raw") {
+            } else if present[path] == nil, lazy, let unit, Self.isLazyContent(path) {
                 lazyDirectories.insert(unit)
             } else {
                 downloads.append(Download(path: path, entry: entry))
             }
         }
+    }
+
+    /// Whether a lazy pull leaves `path` for its first read: a version's `raw`.
+    static func isLazyContent(_ path: String) -> Bool {
+        path.hasSuffix("/raw") && DatastorePath(path).versionDirectory != nil
     }
 
     /// Applies one entry of a file outside the immutable layout (last writer wins).

@@ -52,7 +52,7 @@ extension S3SyncService {
         let state = sidecar.loadPartition(partition)
         if let knownETag, knownETag == state.etag, state.stale != true { return PartitionPull(seq: state.index?.seq ?? 0) }
         let wanted = hints.filter { path, entry in
-            state.files[path]?.sha256 != entry.sha256 && !(lazy && path.hasSuffix("/raw") && DatastorePath(path).versionDirectory != nil)
+            state.files[path]?.sha256 != entry.sha256 && !(lazy && PullPlan.isLazyContent(path))
         }
         async let early = prefetch(wanted, transfers: transfers)
         let outcome = try await transfers.window.withSlot {
