@@ -226,7 +226,10 @@ import Testing
             return path
         }
         let abandoned = try plant("1", minutesOld: 10)
-        let fresh = try plant("2", minutesOld: 0)
+        // Modified "in ten minutes" (a writer whose clock runs ahead): fresh however long this
+        // loaded machine takes to reach the sweep (a fresh one planted "now" was 5 s old by then
+        // in a clean-clone CI run).
+        let fresh = try plant("2", minutesOld: -10)
         let live = try plant("3", minutesOld: 10)
         let holder = open(live, O_RDONLY | O_CLOEXEC)
         #expect(holder >= 0 && flock(holder, LOCK_EX) == 0)
