@@ -162,6 +162,91 @@ import Testing
         #expect(b.read(DatastoreLayout.rawRel(model.ref, "result", 1)) == content)
     }
 
+    /// A version written from a file (a command's output) is hashed once, by its writer: the
+    /// writer's record in the dirty log gives the push plan its hash, and the upload hashes each
+    /// part just before it sends it, checking the whole before it completes.
+    @Test func aWrittenFilesPushTakesItsHashFromItsWriter() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try Self.cache(bucket, "a")
+        let model = Models.make("big")
+        let content = try Self.random(Self.size)
+        let output = "\(bucket.directory.path)/output"
+        try content.write(to: URL(fileURLWithPath: output))
+        try a.repository.writeVersion(of: model, name: "result", file: output)
+        let rel = DatastoreLayout.rawRel(model.ref, "result", 1)
+        let partition = PartitionID.of(rel)
+        #expect(a.sync.sidecar.readDirty(partition).written[rel]?.sha256 == ContentHash.sha256(content), "the writer's record")
+
+        let plan = try #require(try a.sync.plan(partition, walk: false))
+        #expect(plan.uploads.first { $0.path == rel }?.sha256 == ContentHash.sha256(content))
+        #expect(a.sync.bytesHashedForPush.withLock { $0 } < 4096, "the plan read none of the large file (only the small ones)")
+        #expect(a.sync.plannedParts.withLock { $0.isEmpty }, "no part hashes planned: the upload takes them")
+
+        let pushed = try await a.measure { _ = try await a.pushAll() }
+        #expect(pushed.partsUp == 3)
+        let hashed = a.sync.bytesHashedForPush.withLock { $0 }
+        #expect((Int64(Self.size)..<Int64(Self.size) + 4096).contains(hashed), "the upload hashed its parts once: \(hashed)")
+        #expect(a.sync.sidecar.readDirty(partition).paths?.isEmpty ?? true, "the record went with the dirty log")
+        let b = try Self.cache(bucket, "b")
+        _ = try await b.pullAll()
+        #expect(b.read(rel) == content)
+    }
+
+    /// A writer's record is taken only for the file it describes, and a wrong one never commits
+    /// wrong bytes: a file rewritten since (same size, new times) is hashed by the plan; a
+    /// record that lies (forged into the dirty log with the file's own size and times) makes
+    /// the upload fail its whole-file check, is withdrawn, and the next push hashes the file and
+    /// succeeds; a record that does not parse leaves the path dirty, hashed.
+    @Test func aWritersRecordIsTakenOnlyForTheFileItDescribes() async throws {
+        let bucket = try await S3Bucket.make()
+        defer { bucket.directory.remove() }
+        let a = try Self.cache(bucket, "a")
+        let model = Models.make("big")
+        let output = "\(bucket.directory.path)/output"
+        try Self.random(Self.size).write(to: URL(fileURLWithPath: output))
+        try a.repository.writeVersion(of: model, name: "result", file: output)
+        let rel = DatastoreLayout.rawRel(model.ref, "result", 1)
+        let absolute = "\(a.root)/\(rel)"
+        let partition = PartitionID.of(rel)
+
+        // Rewritten in place after its write: same size and inode, other bytes, other times.
+        var content = try #require(a.read(rel))
+        content[content.count - 1] ^= 0xff
+        let handle = try #require(FileHandle(forUpdatingAtPath: absolute))
+        try handle.seek(toOffset: UInt64(Self.size - 1))
+        try handle.write(contentsOf: Data([content[content.count - 1]]))
+        try handle.close()
+        let changed = try #require(try a.sync.plan(partition, walk: false))
+        #expect(changed.uploads.first { $0.path == rel }?.sha256 == ContentHash.sha256(content), "hashed again, not taken from the record")
+        #expect(a.sync.bytesHashedForPush.withLock { $0 } >= Int64(Self.size))
+        a.sync.plannedParts.withLock { $0.removeAll() }
+
+        // A record that lies about the file as it is now.
+        let now = try #require(LocalFile.stat(absolute))
+        let wrong = String(repeating: "a", count: 64)
+        try a.sync.sidecar.appendDirty(rel, written: SyncSidecar.FileRecord(now, sha256: wrong))
+        let error = await #expect(throws: S3SyncError.self) { _ = try await a.pushAll() }
+        #expect(error?.code == .localFileChanged, "\(String(describing: error))")
+        #expect(try await a.sync.client.head(a.sync.remote.objectKey(rel)) == nil, "no object from bytes that do not hash to the record")
+        #expect(try await a.sync.client.listMultipartUploads(prefix: "").isEmpty, "the upload was aborted")
+        #expect(a.sync.sidecar.readDirty(partition).written[rel] == nil, "the record was withdrawn")
+        _ = try await a.pushAll()
+        let b = try Self.cache(bucket, "b")
+        _ = try await b.pullAll()
+        #expect(b.read(rel) == content, "the next push hashed the file and sent its bytes")
+
+        // Records that do not parse: the path is dirty all the same, and nothing is taken.
+        let log = "\(a.root)/.swamp-sync/dirty/\(partition.fileName).log"
+        for garbage in ["\t", "\tnot a record", "\t\(wrong) 1 2 3", "\t\(wrong) -1 2 3 4", "\t\(wrong.uppercased()) 1 2 3 4", "\t\(wrong) 1 2 3 4 5"]
+        {
+            try Data("\(rel)\(garbage)\n".utf8).write(to: URL(fileURLWithPath: log))
+            let read = a.sync.sidecar.readDirty(partition)
+            #expect(read.paths == [rel], "\(garbage.debugDescription)")
+            #expect(read.written.isEmpty, "\(garbage.debugDescription)")
+        }
+    }
+
     /// A file changed after the plan hashed it never becomes an object, whether the change shows
     /// in its times (the upload hashes it again) or not (each part's bytes are checked against
     /// the planned hash as they go).

@@ -1,8 +1,10 @@
 import Foundation
 import S3Client
+import SwampSupport
 import Testing
 
 @testable import S3Datastore
+@testable import SwampCore
 
 /// The `swamp` binary against the S3 test server, as several real processes.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["SWAMP_TEST_S3_ENDPOINT"] != nil, "needs the S3 test server (scripts/test.sh)"))
@@ -85,6 +87,42 @@ struct S3CLITests {
             $0.hasPrefix("execute-") && !$0.contains("T")
         }
         #expect(pulled.count == 400)
+    }
+
+    /// `datastore setup s3` links the local datastore's files into the cache instead of copying
+    /// them (no byte copied, no space used twice): the cache's file is the local one's inode.
+    /// Yet the two part at the next change, and what is pushed and pulled is the data.
+    @Test func setupLinksTheLocalFilesIntoTheCache() async throws {
+        let team = Team()
+        defer { team.remove() }
+        try await Team.createBucket(team.client)
+        let a = team.cli("a")
+        try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
+        try #require(try await a.run(["repo", "init"]).status == 0)
+        try #require(try await a.run(["model", "create", "command/shell", "m", "--set", "run=printf local-$$"]).status == 0)
+        try #require(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
+        let local = try #require(try await a.run(["datastore", "status", "--json"]).json()["path"] as? String)
+        let before = try await a.run(["data", "get", "m", "result"]).stdout
+        let setup = try await a.run(["datastore", "setup", "s3", "--config", team.configJSON])
+        try #require(setup.status == 0, "\(setup.stderr)")
+        let cache = try #require(try await a.run(["datastore", "status", "--json"]).json()["cachePath"] as? String)
+        let raws = DatastoreMigration.tierFiles(under: local).filter { $0.hasSuffix("/raw") }
+        #expect(raws.count == 1)
+        for raw in raws {
+            let (mine, theirs) = (try #require(LocalFile.stat("\(local)/\(raw)")), try #require(LocalFile.stat("\(cache)/\(raw)")))
+            #expect(mine.inode == theirs.inode, "linked, not copied: \(raw)")
+        }
+        #expect(try await a.run(["data", "get", "m", "result"]).stdout == before)
+        // A new version is written beside them, never into a linked file.
+        try #require(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
+        let b = team.cli("b")
+        try FileManager.default.createDirectory(atPath: b.repo, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(a.repo)/.swamp.yaml", toPath: "\(b.repo)/.swamp.yaml")
+        try FileManager.default.copyItem(atPath: "\(a.repo)/models", toPath: "\(b.repo)/models")
+        try #require(try await b.run(["datastore", "sync"]).status == 0)
+        #expect(try await b.run(["data", "get", "m", "result", "--version", "1"]).stdout == before)
+        #expect(try await b.run(["data", "get", "m", "result"]).stdout == (try await a.run(["data", "get", "m", "result"]).stdout))
+        #expect(FileManager.default.contents(atPath: "\(local)/\(try #require(raws.first))") == before, "the local datastore is as it was")
     }
 
     @Test func setupWithBadConfigChangesNothing() async throws {

@@ -34,6 +34,38 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/deep/er") == ["target.bin"])
     }
 
+    /// `share` links a regular file on the same file system, replacing the target whole; it
+    /// copies from another file system (`/dev/shm` is a tmpfs) and through a symbolic link (the
+    /// bytes it points to, not the link).
+    @Test func shareLinksWhereItCanAndCopiesElsewhere() throws {
+        let directory = TemporaryDirectory("atomic-share")
+        defer { directory.remove() }
+        let (source, bytes) = try Self.randomFile(in: directory)
+        let target = "\(directory.path)/deep/target.bin"
+        try Data(repeating: 7, count: 5 << 20).write(to: URL(fileURLWithPath: "\(directory.path)/old.bin"))
+        try FileManager.default.createDirectory(atPath: "\(directory.path)/deep", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(directory.path)/old.bin", toPath: target)
+        #expect(try AtomicFile.share(source, to: target))
+        #expect(LocalFile.stat(target)?.inode == LocalFile.stat(source)?.inode)
+        #expect(FileManager.default.contents(atPath: target) == bytes)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/deep") == ["target.bin"], "no temporary file left")
+
+        let symbolic = "\(directory.path)/symbolic"
+        try FileManager.default.createSymbolicLink(atPath: symbolic, withDestinationPath: source)
+        #expect(try !AtomicFile.share(symbolic, to: "\(directory.path)/through-link"))
+        #expect(LocalFile.stat("\(directory.path)/through-link") != nil, "a regular file, not a link")
+        #expect(FileManager.default.contents(atPath: "\(directory.path)/through-link") == bytes)
+
+        let elsewhere = "/dev/shm/swamp-share-\(UInt64.random(in: 0...UInt64.max))"
+        guard FileManager.default.createFile(atPath: elsewhere, contents: bytes) else {
+            Issue.record("cannot write to /dev/shm: the copy across file systems is not tested")
+            return
+        }
+        defer { unlink(elsewhere) }
+        #expect(try !AtomicFile.share(elsewhere, to: "\(directory.path)/copied"), "another file system: copied")
+        #expect(FileManager.default.contents(atPath: "\(directory.path)/copied") == bytes)
+    }
+
     /// A pipe (what `swamp data get | sha256sum` writes to), blocking and non-blocking: a full
     /// non-blocking pipe answers `EAGAIN`, which must be waited out, not taken for an error.
     @Test(arguments: [false, true]) func streamToAPipeGivesTheSameBytes(nonBlocking: Bool) throws {

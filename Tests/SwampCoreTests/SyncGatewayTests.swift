@@ -38,6 +38,25 @@ import Testing
         #expect(sync.recorder.capabilityQueries == 1)
     }
 
+    /// A written file's hash goes only to a service that asked for it (``SyncCapabilities/contentHashes``),
+    /// as a second dirty mark; a service that fails to keep it fails nothing (it is only a hint).
+    @Test func aWrittenFilesHashGoesOnlyToAServiceThatAskedForIt() async throws {
+        let sha = String(repeating: "ab", count: 32)
+        for capabilities in [SyncCapabilities.none, SyncCapabilities(scopedSync: true)] {
+            let sync = RecordingSyncService(capabilities: .returns(capabilities))
+            SyncGateway(service: sync, invalidateCatalog: {}).recordWritten("data/x/raw", sha256: sha)
+            #expect(sync.recorder.calls.filter { if case .markDirty = $0 { true } else { false } }.isEmpty, "\(capabilities)")
+        }
+        let legacy = LegacyRecordingSyncService()
+        SyncGateway(service: legacy, invalidateCatalog: {}).recordWritten("data/x/raw", sha256: sha)
+        #expect(legacy.recorder.calls.isEmpty)
+
+        let asked = RecordingSyncService(
+            capabilities: .returns(SyncCapabilities(contentHashes: true)), onMarkDirty: { _ in throw RecordingSyncService.Failure("disk full") })
+        SyncGateway(service: asked, invalidateCatalog: {}).recordWritten("data/x/raw", sha256: sha)
+        #expect(asked.recorder.calls.contains(.markDirty(DatastoreSyncOptions(relPath: "data/x/raw", sha256: sha))))
+    }
+
     @Test func everyPullInvalidatesTheCatalogAlsoOneThatFails() async throws {
         let invalidations = Counter()
         let failing = RecordingSyncService(

@@ -85,6 +85,10 @@ final class SyncSidecar: Sendable {
         /// `nil` when the log overflowed or could not be read: walk the partition.
         var paths: Set<String>?
         var length: Int
+        /// What writers recorded of the files they wrote (``appendDirty(_:written:)``), by path:
+        /// the hash of a file as it was right after its write. Only a file that still matches
+        /// its record's size, times and inode may be taken to hash to it.
+        var written: [String: FileRecord] = [:]
     }
 
     init(cacheRoot: String, remoteIdentity: String, dirtyLimit: Int = 10_000) {
@@ -133,14 +137,19 @@ final class SyncSidecar: Sendable {
 
     // MARK: Dirty tracking
 
-    /// Appends one path to its partition's dirty log (`O_APPEND`: concurrent appends do not interleave).
-    func appendDirty(_ relPath: String) throws {
+    /// Appends one path to its partition's dirty log (`O_APPEND`: concurrent appends do not
+    /// interleave), with the record of the file a writer has just put there when it knows its
+    /// hash: `{path}\t{sha256} {size} {mtimeNs} {ctimeNs} {inode}`. A path's last line is the
+    /// one that counts, so a plain line withdraws an earlier record. (A tab is never part of a
+    /// path; an older swamp reading such a line walks the partition instead.)
+    func appendDirty(_ relPath: String, written: FileRecord? = nil) throws {
         let path = dirtyPath(PartitionID.of(relPath))
         try AtomicFile.makeDirectories("\(directory)/dirty")
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileSystemError("open dirty log", path: path, errno: errno) }
         defer { close(fd) }
-        let line = Array("\(relPath)\n".utf8)
+        let record = written.map { "\t\($0.sha256) \($0.size) \($0.mtimeNs) \($0.ctimeNs ?? 0) \($0.inode ?? 0)" } ?? ""
+        let line = Array("\(relPath)\(record)\n".utf8)
         let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else { throw FileSystemError("append to dirty log", path: path, errno: errno) }
     }
@@ -159,15 +168,28 @@ final class SyncSidecar: Sendable {
         // Only complete lines count; a torn last line means "walk".
         guard data.isEmpty || data.last == UInt8(ascii: "\n") else { return DirtyRead(paths: nil, length: data.count) }
         var paths = Set<String>()
+        var written: [String: FileRecord] = [:]
         for line in data.split(separator: UInt8(ascii: "\n")) {
-            let path = String(decoding: line, as: UTF8.self)
+            let fields = line.split(separator: UInt8(ascii: "\t"), maxSplits: 1, omittingEmptySubsequences: false)
+            let path = String(decoding: fields[0], as: UTF8.self)
             guard (try? PathRules.validateRelativePath(path)) != nil, PartitionID.of(path) == partition else {
                 return DirtyRead(paths: nil, length: data.count)
             }
             paths.insert(path)
             if paths.count > dirtyLimit { return DirtyRead(paths: nil, length: data.count) }
+            // A record that does not parse is no record: the path is dirty all the same, and hashed.
+            written[path] = fields.count == 2 ? Self.writtenRecord(fields[1]) : nil
         }
-        return DirtyRead(paths: paths, length: data.count)
+        return DirtyRead(paths: paths, length: data.count, written: written)
+    }
+
+    /// `{sha256} {size} {mtimeNs} {ctimeNs} {inode}`, strictly; `nil` otherwise.
+    static func writtenRecord(_ text: some Collection<UInt8>) -> FileRecord? {
+        let fields = text.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard fields.count == 5, PartitionIndex.isSHA256(fields[0]), let size = Int64(fields[1]), size >= 0, let mtime = Int64(fields[2]),
+            let ctime = Int64(fields[3]), let inode = UInt64(fields[4])
+        else { return nil }
+        return FileRecord(size: size, mtimeNs: mtime, sha256: fields[0], ctimeNs: ctime, inode: inode)
     }
 
     /// Partitions with a dirty log.
@@ -212,34 +234,5 @@ final class SyncSidecar: Sendable {
         }
         defer { flock(fd, LOCK_UN) }
         return try body()
-    }
-}
-
-/// A file's size, modification and change times, and inode.
-struct LocalFile: Equatable {
-    var size: Int64
-    var mtimeNs: Int64
-    var ctimeNs: Int64
-    var inode: UInt64
-
-    /// `nil` when the path does not exist or is not a regular file.
-    static func stat(_ path: String) -> LocalFile? {
-        var info = Glibc.stat()
-        guard lstat(path, &info) == 0 else { return nil }
-        return from(info)
-    }
-
-    /// The file open at `fd`; `nil` when it is not a regular file (or `fstat` fails).
-    static func stat(fd: Int32) -> LocalFile? {
-        var info = Glibc.stat()
-        guard fstat(fd, &info) == 0 else { return nil }
-        return from(info)
-    }
-
-    private static func from(_ info: Glibc.stat) -> LocalFile? {
-        guard (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return LocalFile(
-            size: Int64(info.st_size), mtimeNs: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
-            ctimeNs: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec), inode: UInt64(info.st_ino))
     }
 }

@@ -11,18 +11,20 @@ protocol LocalView {
     func files(in directory: String) -> [String]
 }
 
-/// The cache on disk. A file is hashed only when its size or mtime differ from the record
-/// the cache kept when it last synced it; `hashing` is how (a push plan's also keeps the part
-/// hashes of large files).
+/// The cache on disk. A file is hashed only when its size, times or inode differ from the
+/// record the cache kept when it last synced it, and from the one its writer left in the dirty
+/// log (``SyncSidecar/DirtyRead/written``); `hashing` is how (a push plan's also keeps the
+/// part hashes of large files).
 struct CacheView: LocalView {
     let cache: DatastoreLayout
     let known: [String: SyncSidecar.FileRecord]
+    var written: [String: SyncSidecar.FileRecord] = [:]
     var hashing: (String, LocalFile) throws -> String = { absolute, _ in try ContentHash.sha256(ofFile: absolute).sha256 }
 
     func file(_ path: String) throws -> SyncSidecar.FileRecord? {
         let absolute = cache.absolute(path)
         guard let local = LocalFile.stat(absolute) else { return nil }
-        let sha = try S3SyncService.hash(absolute, local, known: known[path], hashing: hashing)
+        let sha = try S3SyncService.hash(absolute, local, known: known[path], written: written[path], hashing: hashing)
         return SyncSidecar.FileRecord(local, sha256: sha)
     }
 

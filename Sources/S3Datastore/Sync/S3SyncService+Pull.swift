@@ -236,7 +236,7 @@ extension S3SyncService {
     ) async throws -> PartitionPull {
         let dirty = sidecar.readDirty(partition)
         let plan = try PullPlan.make(
-            index: index, state: state, dirty: dirty.paths, lazy: lazy, local: CacheView(cache: cache, known: state.files))
+            index: index, state: state, dirty: dirty.paths, lazy: lazy, local: CacheView(cache: cache, known: state.files, written: dirty.written))
         for path in plan.keptLocal {
             logger.warning("keeping an unpushed local change over the remote's; the next push resolves it", metadata: ["path": "\(path)"])
         }

@@ -205,7 +205,7 @@ extension S3SyncService {
         guard !candidates.isEmpty else { return nil }
         return try PushPlan.make(
             partition: partition, state: state, dirtyLength: dirty.length, dirty: dirty.paths, candidates: candidates,
-            local: CacheView(cache: cache, known: state.files, hashing: { try self.hashForPush($0, $1) }))
+            local: CacheView(cache: cache, known: state.files, written: dirty.written, hashing: { try self.hashForPush($0, $1) }))
     }
 
     /// What one upload came to.
@@ -259,6 +259,10 @@ extension S3SyncService {
                 try await send()
                 break
             } catch let error as LocalFileError {
+                // Its bytes are not the ones planned. Had the plan taken their hash from the
+                // writer's record, that record is wrong: withdrawn, so that the next push hashes
+                // the file (a plain line is the path's last).
+                try? sidecar.appendDirty(upload.path)
                 throw S3SyncError(
                     .localFileChanged, "'\(upload.path)' changed during the push (\(error.message)); nothing of it was committed. Run the push again")
             } catch let error as S3Error

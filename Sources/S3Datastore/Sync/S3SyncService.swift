@@ -53,7 +53,7 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     }
 
     public func capabilities() throws -> SyncCapabilities {
-        SyncCapabilities(scopedSync: true, lazyHydration: hydration == .lazy, fencedCommits: true)
+        SyncCapabilities(scopedSync: true, lazyHydration: hydration == .lazy, fencedCommits: true, contentHashes: true)
     }
 
     public func activity() -> SyncActivity? {
@@ -150,7 +150,11 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
             return
         }
         _ = try PathRules.validateRelativePath(relPath)
-        try sidecar.appendDirty(relPath)
+        // After a write: the file as it is now hashes to `sha256` (a malformed one is no record).
+        let written = options?.sha256.flatMap { sha in
+            PartitionIndex.isSHA256(sha) ? LocalFile.stat(cache.absolute(relPath)).map { SyncSidecar.FileRecord($0, sha256: sha) } : nil
+        }
+        try sidecar.appendDirty(relPath, written: written)
     }
 
     // MARK: Helpers
@@ -158,9 +162,11 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
     /// The file's sha256, reusing the recorded one when size, mtime, ctime and inode are unchanged;
     /// otherwise `hashing` reads it.
     static func hash(
-        _ absolute: String, _ local: LocalFile, known: SyncSidecar.FileRecord?, hashing: (String, LocalFile) throws -> String
+        _ absolute: String, _ local: LocalFile, known: SyncSidecar.FileRecord?, written: SyncSidecar.FileRecord? = nil,
+        hashing: (String, LocalFile) throws -> String
     ) throws -> String {
         if let known, known.describes(local) { return known.sha256 }
+        if let written, written.describes(local) { return written.sha256 }
         return try hashing(absolute, local)
     }
 

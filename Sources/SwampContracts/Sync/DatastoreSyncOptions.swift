@@ -16,19 +16,25 @@ public struct DatastoreSyncOptions: Hashable, Sendable {
     /// The operation must finish by this time; past it the service throws a timeout.
     /// Cancellation is the calling task's cancellation.
     public var deadline: Date?
+    /// For `markDirty` after a write (only for services with `contentHashes`): the sha256 of
+    /// the file now at ``relPath``, taken from the very bytes written. A service keeps it only
+    /// for the file as it is now (its size and times), so a later change is hashed again.
+    public var sha256: String?
 
     public init(
         context: SyncContext? = nil,
         namespace: String? = nil,
         relPath: String? = nil,
         metadataOnly: Bool? = nil,
-        deadline: Date? = nil
+        deadline: Date? = nil,
+        sha256: String? = nil
     ) {
         self.context = context
         self.namespace = namespace
         self.relPath = relPath
         self.metadataOnly = metadataOnly
         self.deadline = deadline
+        self.sha256 = sha256
     }
 
     /// Options naming exactly these models.

@@ -14,15 +14,21 @@ public struct SyncCapabilities: Hashable, Sendable, Codable {
     /// The push calls ``CommitFence/current`` immediately before each commit write, so the
     /// caller need not check its locks before the push (and a lock lost mid-push stops it).
     public var fencedCommits: Bool?
+    /// `markDirty` accepts, right after a write, the sha256 of the file now in place
+    /// (``DatastoreSyncOptions/sha256``): the next push may use it instead of reading the file
+    /// again to hash it.
+    public var contentHashes: Bool?
 
     public init(
-        scopedSync: Bool? = nil, lazyHydration: Bool? = nil, namespacedSync: Bool? = nil, twoPhaseSync: Bool? = nil, fencedCommits: Bool? = nil
+        scopedSync: Bool? = nil, lazyHydration: Bool? = nil, namespacedSync: Bool? = nil, twoPhaseSync: Bool? = nil, fencedCommits: Bool? = nil,
+        contentHashes: Bool? = nil
     ) {
         self.scopedSync = scopedSync
         self.lazyHydration = lazyHydration
         self.namespacedSync = namespacedSync
         self.twoPhaseSync = twoPhaseSync
         self.fencedCommits = fencedCommits
+        self.contentHashes = contentHashes
     }
 
     /// "Nothing special": the capabilities of a service that does not declare any.
@@ -33,4 +39,5 @@ public struct SyncCapabilities: Hashable, Sendable, Codable {
     public var supportsNamespacedSync: Bool { namespacedSync == true }
     public var supportsTwoPhaseSync: Bool { twoPhaseSync == true }
     public var supportsFencedCommits: Bool { fencedCommits == true }
+    public var supportsContentHashes: Bool { contentHashes == true }
 }

@@ -68,6 +68,7 @@ public final class DataRepository: Sendable {
     ) throws -> DataMetadata {
         try PathRules.validateDataName(name)
         let ref = model.ref
+        let hashed = LocalFile.stat(source)
         let (sha256, size) = try ContentHash.sha256(ofFile: source)
         let version = try allocateVersion(ref, name)
         let metadata = DataMetadata(
@@ -78,6 +79,14 @@ public final class DataRepository: Sendable {
         let rawRel = DatastoreLayout.rawRel(ref, name, version)
         try sync.markDirty(rawRel)
         try AtomicFile.move(source, to: layout.absolute(rawRel))
+        // The file in place is the one just hashed (moved by a rename: the same inode, size and
+        // mtime as before the hash; a process still writing to it would have changed them), so
+        // its push need not read it again to hash it.
+        if let hashed, hashed.size == size, let placed = LocalFile.stat(layout.absolute(rawRel)),
+            placed.size == hashed.size, placed.mtimeNs == hashed.mtimeNs, placed.inode == hashed.inode
+        {
+            sync.recordWritten(rawRel, sha256: sha256)
+        }
         if (try latestVersion(ref, name) ?? 0) < version {
             try writeFile(Data("\(version)\n".utf8), rel: DatastoreLayout.latestRel(ref, name))
         }

@@ -99,6 +99,19 @@ public final class SyncGateway: Sendable {
         try service?.markDirty(.path(relPath))
     }
 
+    /// Tells a service with ``SyncCapabilities/contentHashes`` that the file now at `relPath`
+    /// (just written, already marked dirty) hashes to `sha256`, so that its push need not read
+    /// it to hash it. Only a hint: when it cannot be kept, the push hashes the file, so a
+    /// failure is logged, never thrown (the write itself is done).
+    public func recordWritten(_ relPath: String, sha256: String) {
+        guard let service, capabilities.supportsContentHashes else { return }
+        do {
+            try service.markDirty(DatastoreSyncOptions(relPath: relPath, sha256: sha256))
+        } catch {
+            logger.warning("could not record a written file's hash; its push hashes it", metadata: ["path": "\(relPath)", "error": "\(error)"])
+        }
+    }
+
     /// Downloads one file a lazy cache has not hydrated yet; `false` when nothing was fetched.
     public func hydrate(_ relPath: String) async throws -> Bool {
         guard let service else { return false }

@@ -117,7 +117,9 @@ public struct DatastoreMigration: Sendable {
         progress("pushing \(copies.count) local file(s)…")
         for relPath in copies where FileManager.default.fileExists(atPath: "\(source)/\(relPath)") {
             try sync.markDirty(relPath)
-            try AtomicFile.copy("\(source)/\(relPath)", to: "\(cacheRoot)/\(relPath)")
+            // Linked where it can be (no copy of a large datastore's bytes, no space used twice):
+            // the cache, like the local datastore, replaces files by renames, never in place.
+            try AtomicFile.share("\(source)/\(relPath)", to: "\(cacheRoot)/\(relPath)")
         }
         // Not resolved against this repository's data: the cache being filled is not its datastore yet.
         let pushed = try await sync.push(.all, holding: locks, repository: nil).pushed
@@ -171,11 +173,12 @@ public struct DatastoreMigration: Sendable {
         return files.sorted()
     }
 
-    /// Copies the datastore tier's files (not locks, not temporary files); returns how many.
+    /// Copies the datastore tier's files (not locks, not temporary files), linked where they can
+    /// be (``AtomicFile/share(_:to:)``); returns how many.
     static func copyTree(from source: String, to target: String) throws -> Int {
         var count = 0
         for relPath in tierFiles(under: source) where FileManager.default.fileExists(atPath: "\(source)/\(relPath)") {
-            try AtomicFile.copy("\(source)/\(relPath)", to: "\(target)/\(relPath)")
+            try AtomicFile.share("\(source)/\(relPath)", to: "\(target)/\(relPath)")
             count += 1
         }
         return count

@@ -70,6 +70,30 @@ public enum AtomicFile {
         }
     }
 
+    /// Puts the bytes of the regular file `source` at `path` atomically, sharing them where it
+    /// can: a hard link on the same file system (instant, and no space used twice), otherwise a
+    /// copy (``copy(_:to:)``). Only for files nobody rewrites in place — every file a datastore
+    /// holds is replaced by a rename, which parts the two names. Returns whether it linked.
+    @discardableResult
+    public static func share(_ source: String, to path: String) throws -> Bool {
+        // A symbolic link (or anything else) is copied: what it points to is what belongs at `path`.
+        if LocalFile.stat(source) != nil {
+            try makeDirectories(parent(of: path))
+            let temporary = temporaryPath(nextTo: path)
+            if link(source, temporary) == 0 {
+                guard rename(temporary, path) == 0 else {
+                    let failure = errno
+                    unlink(temporary)
+                    throw FileSystemError("rename into place", path: path, errno: failure)
+                }
+                return true
+            }
+            // EXDEV (another file system), EPERM or EMLINK: copied instead.
+        }
+        try copy(source, to: path)
+        return false
+    }
+
     /// Writes the file at `path` to the descriptor `fd` (stdout, say), 1 MiB at a time.
     public static func stream(_ path: String, to fd: Int32) throws {
         let input = open(path, O_RDONLY | O_CLOEXEC)
