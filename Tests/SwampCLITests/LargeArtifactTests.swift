@@ -187,9 +187,12 @@ struct LargeArtifactTests {
         let killed = try await S3SafetyTests.run(b, ["datastore", "sync", "--pull"], killedAt: key, method: "GET", proxy: proxy)
         #expect(killed.status == 9, "killed: \(killed.stderr)")
         let home = "\(team.root)/b-home"
+        // The large file's: the kill may also catch the pull writing a small file (its
+        // `metadata.yaml`, read beside the index on the meta's hint), whose temporary file is
+        // then left too — not what this test is about (docs/s3-layout.md, known limits).
         func leftovers() -> [String] {
             let walk = FileManager.default.enumerator(atPath: home)?.allObjects as? [String] ?? []
-            return walk.filter { AtomicFileName.isTemporary($0) }.map { "\(home)/\($0)" }
+            return walk.filter { AtomicFileName.isTemporary($0) && $0.contains("/.raw.tmp-") }.map { "\(home)/\($0)" }
         }
         let left = leftovers()
         #expect(left.count == 1, "the killed pull's temporary file: \(left)")
