@@ -245,6 +245,11 @@ import Testing
             #expect(read.paths == [rel], "\(garbage.debugDescription)")
             #expect(read.written.isEmpty, "\(garbage.debugDescription)")
         }
+        // A line an append left torn (a full disk) does not swallow the next one.
+        let other = DatastoreLayout.metadataRel(model.ref, "result", 1)
+        try Data("\(rel)\t\(wrong) 12".utf8).write(to: URL(fileURLWithPath: log))
+        try a.sync.sidecar.appendDirty(other)
+        #expect(a.sync.sidecar.readDirty(partition).paths == [rel, other])
     }
 
     /// A file changed after the plan hashed it never becomes an object, whether the change shows

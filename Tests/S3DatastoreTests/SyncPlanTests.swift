@@ -55,6 +55,18 @@ import Testing
         #expect(plan.keptLocal == [Self.meta(2)])
     }
 
+    /// A committed file this cache synced and then changed in place (an editor writing through
+    /// the hard link `datastore setup` made) is not work to keep: the remote's bytes come back.
+    /// Unsynced local bytes under a committed path stay kept (a conflict to renumber).
+    @Test func aCommittedFileChangedInPlaceIsRestored() throws {
+        let entries = [Self.raw(1): Self.entry("r1"), Self.meta(1): Self.entry("m1")]
+        let plan = try Self.pull(entries, synced: [Self.raw(1): "r1", Self.meta(1): "m1"], local: [Self.raw(1): "edited", Self.meta(1): "m1"])
+        #expect(plan.downloads.map(\.path) == [Self.raw(1)])
+        #expect(plan.keptLocal.isEmpty)
+        let unsynced = try Self.pull(entries, synced: [:], local: [Self.raw(1): "mine", Self.meta(1): "m1"])
+        #expect(unsynced.downloads.isEmpty && unsynced.keptLocal == [Self.raw(1)])
+    }
+
     @Test func aCollectionNotPushedYetIsNotBroughtBack() throws {
         let plan = try Self.pull(
             [Self.raw(1): Self.entry("r1"), Self.meta(1): Self.entry("m1")], synced: [Self.raw(1): "r1", Self.meta(1): "m1"], local: [:])

@@ -149,7 +149,9 @@ final class SyncSidecar: Sendable {
         guard fd >= 0 else { throw FileSystemError("open dirty log", path: path, errno: errno) }
         defer { close(fd) }
         let record = written.map { "\t\($0.sha256) \($0.size) \($0.mtimeNs) \($0.ctimeNs ?? 0) \($0.inode ?? 0)" } ?? ""
-        let line = Array("\(relPath)\(record)\n".utf8)
+        // Begun with a newline too: a line an earlier append left torn (a full disk) then stays
+        // a line of its own instead of swallowing this one (empty lines are skipped).
+        let line = Array("\n\(relPath)\(record)\n".utf8)
         let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else { throw FileSystemError("append to dirty log", path: path, errno: errno) }
     }

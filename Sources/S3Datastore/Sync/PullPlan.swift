@@ -64,6 +64,10 @@ struct PullPlan: Sendable {
         let work = present.filter { path, info in
             if state.files[path]?.sha256 == info.sha256 { return false }
             guard let entry = index.entries[path], !entry.isDeleted else { return true }
+            // A committed file this cache synced, changed here since (in place: an editor, say,
+            // through a hard link `datastore setup` made) is no work of ours: committed versions
+            // are immutable, and the push never sends it. The remote's bytes are restored.
+            if state.files[path]?.sha256 == entry.sha256 { return false }
             return entry.sha256 != info.sha256
         }
         if !work.isEmpty {

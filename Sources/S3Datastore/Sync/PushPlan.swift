@@ -12,7 +12,7 @@ import SwampContracts
 ///   collection) with other content is a conflict: the caller renumbers it. Nothing is
 ///   overwritten.
 /// - A committed version changed locally after it was synced is not pushed (committed
-///   versions are immutable); the next pull restores it.
+///   versions are immutable); the next pull that applies its partition restores it.
 /// - A missing file is tombstoned only if its remote entry is the one this cache last synced
 ///   (same hash); a version goes as a unit: once one of its synced files is gone, every live
 ///   file of it is tombstoned (a lazy cache never fetched the `raw` its collection deletes).

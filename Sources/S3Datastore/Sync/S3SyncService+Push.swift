@@ -35,7 +35,7 @@ extension S3SyncService {
         var plans = try await plan(partitions.sorted(), walk: bulk)
         for path in plans.flatMap(\.modifiedAfterCommit) {
             logger.warning(
-                "not pushing a local change to a committed file (committed versions are immutable); the next pull restores it",
+                "not pushing a local change to a committed file (committed versions are immutable); the next pull that brings a change to its model restores the committed bytes",
                 metadata: ["path": "\(path)"])
         }
         var conflict = plans.reduce(SyncConflict()) { $0 + $1.conflict }

@@ -10,8 +10,9 @@ struct SetupS3: SwampCommand {
             Checks the bucket is reachable and writable, pushes the data the repository already has, fills \
             the local cache from the bucket, and only then writes .swamp.yaml: a failed setup leaves the \
             repository as it was, and running it again is safe. The repository's files are linked into the \
-            cache where both are on one file system (copied otherwise): nothing is copied or stored twice, and \
-            the local datastore is left as it was.
+            cache where both are on one file system (copied otherwise): nothing is copied or stored twice. The \
+            local datastore is left as it was, sharing those files: remove it once you no longer need it, and \
+            edit neither in place (the next pull that applies such a file gives it back the remote's bytes).
 
             Config fields: bucket (required), prefix, region, endpoint, forcePathStyle, pullConcurrency, \
             pushConcurrency (requests in flight, default 32 each, at most 64), requestTimeoutMs (one request, its body included; default \

@@ -82,10 +82,15 @@ public final class DataRepository: Sendable {
         // The file in place is the one just hashed (moved by a rename: the same inode, size and
         // mtime as before the hash; a process still writing to it would have changed them), so
         // its push need not read it again to hash it.
-        if let hashed, hashed.size == size, let placed = LocalFile.stat(layout.absolute(rawRel)),
-            placed.size == hashed.size, placed.mtimeNs == hashed.mtimeNs, placed.inode == hashed.inode
-        {
+        func unchanged() -> Bool {
+            guard let hashed, hashed.size == size, let placed = LocalFile.stat(layout.absolute(rawRel)) else { return false }
+            return placed.size == hashed.size && placed.mtimeNs == hashed.mtimeNs && placed.inode == hashed.inode
+        }
+        if unchanged() {
             sync.recordWritten(rawRel, sha256: sha256)
+            // The service took the file's times after the check above: if it changed meanwhile,
+            // the record may name the changed file. A plain mark withdraws it.
+            if !unchanged() { try sync.markDirty(rawRel) }
         }
         if (try latestVersion(ref, name) ?? 0) < version {
             try writeFile(Data("\(version)\n".utf8), rel: DatastoreLayout.latestRel(ref, name))

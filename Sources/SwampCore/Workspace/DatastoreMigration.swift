@@ -173,12 +173,13 @@ public struct DatastoreMigration: Sendable {
         return files.sorted()
     }
 
-    /// Copies the datastore tier's files (not locks, not temporary files), linked where they can
-    /// be (``AtomicFile/share(_:to:)``); returns how many.
+    /// Copies the datastore tier's files (not locks, not temporary files); returns how many.
+    /// Copied, not linked: the target is often a directory teammates share, whose files take its
+    /// group (a link would keep the source's owner, group and mode).
     static func copyTree(from source: String, to target: String) throws -> Int {
         var count = 0
         for relPath in tierFiles(under: source) where FileManager.default.fileExists(atPath: "\(source)/\(relPath)") {
-            try AtomicFile.share("\(source)/\(relPath)", to: "\(target)/\(relPath)")
+            try AtomicFile.copy("\(source)/\(relPath)", to: "\(target)/\(relPath)")
             count += 1
         }
         return count

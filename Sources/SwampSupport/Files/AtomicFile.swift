@@ -86,6 +86,8 @@ public enum AtomicFile {
                     unlink(temporary)
                     throw FileSystemError("rename into place", path: path, errno: failure)
                 }
+                // Renaming a name onto another of the same file does nothing: the temporary stays.
+                unlink(temporary)
                 return true
             }
             // EXDEV (another file system), EPERM or EMLINK: copied instead.
