@@ -24,7 +24,8 @@ struct CacheView: LocalView {
     func file(_ path: String) throws -> SyncSidecar.FileRecord? {
         let absolute = cache.absolute(path)
         guard let local = LocalFile.stat(absolute) else { return nil }
-        let sha = try S3SyncService.hash(absolute, local, known: known[path], written: written[path], hashing: hashing)
+        let recorded = [known[path], written[path]].lazy.compactMap { $0 }.first { $0.describes(local) }
+        let sha = try recorded?.sha256 ?? hashing(absolute, local)
         return SyncSidecar.FileRecord(local, sha256: sha)
     }
 

@@ -159,17 +159,6 @@ public final class S3SyncService: DatastoreSyncService, SyncProgressReporting {
 
     // MARK: Helpers
 
-    /// The file's sha256, reusing the recorded one when size, mtime, ctime and inode are unchanged;
-    /// otherwise `hashing` reads it.
-    static func hash(
-        _ absolute: String, _ local: LocalFile, known: SyncSidecar.FileRecord?, written: SyncSidecar.FileRecord? = nil,
-        hashing: (String, LocalFile) throws -> String
-    ) throws -> String {
-        if let known, known.describes(local) { return known.sha256 }
-        if let written, written.describes(local) { return written.sha256 }
-        return try hashing(absolute, local)
-    }
-
     static func milliseconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }

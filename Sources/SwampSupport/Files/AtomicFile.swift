@@ -327,10 +327,7 @@ public enum AtomicFile {
             let fd = open(full, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
             guard fd >= 0 else { continue }
             defer { close(fd) }
-            var info = stat()
-            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Double(info.st_mtim.tv_sec) < oldest,
-                flock(fd, LOCK_EX | LOCK_NB) == 0
-            else { continue }
+            guard let file = LocalFile.stat(fd: fd), Double(file.mtimeNs) / 1e9 < oldest, flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
             if unlink(full) == 0 { removed += 1 }
         }
         return removed
