@@ -33,12 +33,15 @@ if { [ "$mode" = network ] || [ "$mode" = large ]; } && ! command -v aws >/dev/n
   echo "installing the AWS CLI (pip) for the comparison" >&2
   pip install --quiet awscli >&2
 fi
+# A release build is the one that ships (scripts/release.sh: its functions laid out for the
+# common commands); a debug one is plain.
+build() { if [ "$configuration" = release ]; then bash scripts/release.sh "$@"; else swift build -c "$configuration" "$@"; fi; }
 if [ "$mode" = network ] || [ "$mode" = large ]; then
-  swift build -c "$configuration" --product swamp >&2
+  build --product swamp >&2
 else
-  swift build -c "$configuration" --product SwampBench >&2
+  build --product SwampBench >&2
 fi
-bin="$(swift build -c "$configuration" --show-bin-path)"
+bin="$(build --show-bin-path)"
 source scripts/s3-server.sh
 trap stop_s3_servers EXIT
 echo "mode: $mode; configuration: $configuration; server: moto (serialised), loopback; runs: ${SWAMP_BENCH_RUNS:-5}" >&2

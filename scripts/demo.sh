@@ -5,8 +5,12 @@ set -euo pipefail
 # Never the cloud metadata addresses: the credential chain's instance-metadata step is off.
 export AWS_EC2_METADATA_DISABLED=true
 cd "$(dirname "$0")/.."
-swift build -c "${SWAMP_BUILD_CONFIGURATION:-debug}" >&2
-swamp="$(swift build -c "${SWAMP_BUILD_CONFIGURATION:-debug}" --show-bin-path)/swamp"
+# SWAMP_BUILD_CONFIGURATION=release runs the release build (scripts/release.sh).
+build() {
+  if [ "${SWAMP_BUILD_CONFIGURATION:-debug}" = release ]; then bash scripts/release.sh "$@"; else swift build -c "${SWAMP_BUILD_CONFIGURATION:-debug}" "$@"; fi
+}
+build >&2
+swamp="$(build --show-bin-path)/swamp"
 repo=$(mktemp -d "${TMPDIR:-/tmp}/swamp-demo.XXXXXX")
 trap 'rm -rf "$repo"' EXIT
 run() { echo "\$ swamp $(printf '%q ' "$@")"; "$swamp" "$@" --repo-dir "$repo"; echo; }
