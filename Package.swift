@@ -7,9 +7,10 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 /// it instead of loading them at start: a command starts ~20 ms sooner and peaks ~5 MiB lower
 /// (docs/benchmarks.md). Only the executables' own targets use unsafe flags: a library target
 /// with them could not be a versioned dependency of another package (a backend's, say). Their
-/// module is compiled for it (its link entries then name Foundation's static libraries), the
-/// libraries FoundationXML needs are named here (S3Client imports it, compiled as usual), and
+/// module is compiled for it (its link entries then name Foundation's static libraries), and
 /// lld links it in seconds without repeating the static Foundation's warning about `mktemp`.
+/// Nothing imports FoundationXML (S3Client reads its XML itself), so libxml2 and the system's
+/// ICU and liblzma are not loaded at all.
 /// Its relative relocations are packed (`DT_RELR`, glibc 2.36+): 130 000 of them took a 3 MB
 /// table that every start read; 25 KB now (`swamp --version` peaks at 17 MiB, not 22).
 /// Its functions are laid out in the order of scripts/symbol-order.txt (each common command's,
@@ -17,10 +18,10 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 /// of code instead of most of its 26 MiB; a name the file lists that no longer exists is
 /// skipped, quietly. The linker moves sections, so this needs every function in a section of its
 /// own: scripts/release.sh asks every module for that, the dependencies' too (a manifest cannot),
-/// and is how the release binary is built. And it exports no symbols: the toolchain's static-stdlib arguments
-/// ask for `-export-dynamic`, which put the package modules' 38 000 symbols in a 3 MB dynamic
-/// symbol table that the loader's lookups read most of at every start (2.4 MB resident); nothing
-/// looks them up (the runtime registers its metadata sections itself, and a crash's backtrace
+/// and is how the release binary is built. And it exports no symbols: the toolchain's
+/// static-stdlib arguments ask for `-export-dynamic`, which put the package modules' 38 000
+/// symbols in a 3 MB dynamic symbol table that the loader's lookups read most of at every start
+/// (2.4 MB resident); nothing looks them up (the runtime registers its metadata sections itself, and a crash's backtrace
 /// reads the symbol table, `.symtab`, which stays).
 let staticRelease = BuildSettingCondition.when(platforms: [.linux], configuration: .release)
 let executable: [SwiftSetting] = strict + [.unsafeFlags(["-static-stdlib"], staticRelease)]
@@ -31,9 +32,7 @@ let selfContained: [LinkerSetting] = [
             "-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
             "-Xlinker", "--symbol-ordering-file=\(symbolOrder)", "-Xlinker", "--no-warn-symbol-ordering",
             "-Xlinker", "--no-export-dynamic",
-        ], staticRelease),
-    .linkedLibrary("_CFXMLInterface", staticRelease),
-    .linkedLibrary("xml2", staticRelease),
+        ], staticRelease)
 ]
 
 let package = Package(

@@ -1,40 +1,191 @@
 import Foundation
 
-#if canImport(FoundationXML)
-    import FoundationXML
-#endif
-
-/// Reads the small XML documents S3 returns: errors and `ListObjectsV2` pages.
+/// Reads the small XML documents S3 returns: errors, listings, multipart results, STS answers.
 enum S3XML {
     /// A flat reading of an XML document: every element's text, by path of element names.
-    final class Reader: NSObject, XMLParserDelegate {
-        private var stack: [String] = []
-        private var text = ""
-        /// (path, text) for each element closed, in document order.
-        private(set) var elements: [(path: String, text: String)] = []
+    ///
+    /// Our own reader, not FoundationXML: that one brings libxml2 and, through it, the system's
+    /// ICU and liblzma, which every command loaded and relocated at start (~1.5 MiB resident)
+    /// for a few documents of a handful of elements. This reads what S3 and STS send — a
+    /// declaration, elements with attributes (skipped), character data with the five named and
+    /// any numeric references, CDATA sections, comments, processing instructions — and refuses
+    /// the rest: a document type (no entity is ever expanded), a mismatched or unclosed element,
+    /// bytes outside the root element, invalid UTF-8, nesting deeper than ``maximumDepth``.
+    /// An element's text is the character data since the last tag, as XMLParser's delegate saw
+    /// it: a parent with children keeps the text after its last child.
+    enum Reader {
+        static let maximumDepth = 64
 
         static func read(_ data: Data) -> [(path: String, text: String)]? {
-            let reader = Reader()
-            let parser = XMLParser(data: data)
-            parser.delegate = reader
-            guard parser.parse() else { return nil }
-            return reader.elements
+            var parser = Parser(bytes: [UInt8](data))
+            return parser.document()
+        }
+    }
+
+    private struct Parser {
+        let bytes: [UInt8]
+        var index = 0
+        var names: [String] = []
+        var text: [UInt8] = []
+        var elements: [(path: String, text: String)] = []
+
+        init(bytes: [UInt8]) { self.bytes = bytes }
+
+        mutating func document() -> [(path: String, text: String)]? {
+            var rootClosed = false
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }  // a UTF-8 byte order mark
+            while index < bytes.count {
+                if bytes[index] != UInt8(ascii: "<") {
+                    if names.isEmpty {
+                        guard Self.isSpace(bytes[index]) else { return nil }
+                        index += 1
+                    } else {
+                        guard characterData() else { return nil }
+                    }
+                } else if starts(with: "<?") {
+                    guard skip(past: "?>") else { return nil }
+                } else if starts(with: "<!--") {
+                    guard skip(past: "-->") else { return nil }
+                } else if starts(with: "<![CDATA[") {
+                    guard !names.isEmpty, let end = find("]]>", from: index + 9) else { return nil }
+                    text += bytes[(index + 9)..<end]
+                    index = end + 3
+                } else if starts(with: "<!") || rootClosed {
+                    return nil  // a document type, or a second root
+                } else if starts(with: "</") {
+                    guard endTag() else { return nil }
+                    rootClosed = names.isEmpty
+                } else {
+                    guard startTag() else { return nil }
+                    rootClosed = names.isEmpty
+                }
+            }
+            return rootClosed && names.isEmpty ? elements : nil
         }
 
-        func parser(
-            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
-            attributes: [String: String] = [:]
-        ) {
-            stack.append(elementName)
-            text = ""
+        private mutating func startTag() -> Bool {
+            index += 1
+            guard let name = name(), names.count < Reader.maximumDepth else { return false }
+            var quote: UInt8?
+            while index < bytes.count {
+                let byte = bytes[index]
+                if let open = quote {
+                    if byte == open { quote = nil }
+                } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                    quote = byte
+                } else if byte == UInt8(ascii: "<") {
+                    return false
+                } else if byte == UInt8(ascii: ">") {
+                    let empty = bytes[index - 1] == UInt8(ascii: "/")
+                    index += 1
+                    names.append(name)
+                    text = []
+                    return empty ? close() : true
+                }
+                index += 1
+            }
+            return false
         }
 
-        func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+        private mutating func endTag() -> Bool {
+            index += 2
+            guard let name = name(), name == names.last else { return false }
+            while index < bytes.count, Self.isSpace(bytes[index]) { index += 1 }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ">") else { return false }
+            index += 1
+            return close()
+        }
 
-        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
-            elements.append((stack.joined(separator: "/"), text))
-            stack.removeLast()
-            text = ""
+        /// Ends the innermost element with the text gathered since the last tag.
+        private mutating func close() -> Bool {
+            guard let decoded = String(validating: text, as: UTF8.self) else { return false }
+            elements.append((names.joined(separator: "/"), decoded))
+            names.removeLast()
+            text = []
+            return true
+        }
+
+        /// An element's name, up to a space, `/` or `>`.
+        private mutating func name() -> String? {
+            let start = index
+            while index < bytes.count {
+                let byte = bytes[index]
+                if Self.isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") { break }
+                guard byte != UInt8(ascii: "<"), byte != UInt8(ascii: "&"), byte != UInt8(ascii: "\""), byte != UInt8(ascii: "'") else {
+                    return nil
+                }
+                index += 1
+            }
+            guard index > start else { return nil }
+            return String(validating: bytes[start..<index], as: UTF8.self)
+        }
+
+        /// Character data up to the next `<`: references replaced, line ends made `\n`.
+        private mutating func characterData() -> Bool {
+            while index < bytes.count, bytes[index] != UInt8(ascii: "<") {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "&") {
+                    guard let semicolon = find(";", from: index + 1), semicolon - index <= 12,
+                        let scalar = Self.reference(bytes[(index + 1)..<semicolon])
+                    else { return false }
+                    text += Array(String(scalar).utf8)
+                    index = semicolon + 1
+                } else if byte == 0x0D {
+                    text.append(0x0A)
+                    index += index + 1 < bytes.count && bytes[index + 1] == 0x0A ? 2 : 1
+                } else {
+                    text.append(byte)
+                    index += 1
+                }
+            }
+            return true
+        }
+
+        /// The character a reference names (`amp`, `#38`, `#x26`), if it is one XML allows.
+        private static func reference(_ name: ArraySlice<UInt8>) -> Unicode.Scalar? {
+            switch String(decoding: name, as: UTF8.self) {
+            case "amp": return "&"
+            case "lt": return "<"
+            case "gt": return ">"
+            case "quot": return "\""
+            case "apos": return "'"
+            case let number where number.hasPrefix("#x"):
+                let digits = number.dropFirst(2)
+                guard digits.allSatisfy(\.isHexDigit) else { return nil }
+                return UInt32(digits, radix: 16).flatMap(allowed)
+            case let number where number.hasPrefix("#"):
+                let digits = number.dropFirst()
+                guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+                return UInt32(digits, radix: 10).flatMap(allowed)
+            default: return nil
+            }
+        }
+
+        /// XML's `Char`: tab, newline, carriage return and the scalars from U+0020 but U+FFFE and U+FFFF.
+        private static func allowed(_ value: UInt32) -> Unicode.Scalar? {
+            guard value == 0x9 || value == 0xA || value == 0xD || (value >= 0x20 && value != 0xFFFE && value != 0xFFFF) else { return nil }
+            return Unicode.Scalar(value)
+        }
+
+        private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
+        private func starts(with prefix: String) -> Bool { bytes[index...].starts(with: prefix.utf8) }
+
+        private func find(_ needle: String, from start: Int) -> Int? {
+            let pattern = Array(needle.utf8)
+            guard let first = pattern.first, start < bytes.count else { return nil }
+            var position = start
+            while position + pattern.count <= bytes.count {
+                if bytes[position] == first && bytes[position..<(position + pattern.count)].elementsEqual(pattern) { return position }
+                position += 1
+            }
+            return nil
+        }
+
+        private mutating func skip(past end: String) -> Bool {
+            guard let found = find(end, from: index + 2) else { return false }
+            index = found + end.utf8.count
+            return true
         }
     }
 

@@ -90,6 +90,49 @@ import Testing
         #expect(page.nextToken == "tok")
     }
 
+    /// Our XML reader against what S3, STS and S3-compatible servers send, and against what a
+    /// hostile or broken server might: each refused document reads as `nil` (the caller reports
+    /// an invalid response), never as a partial reading.
+    @Test func theXMLReaderReadsWhatServersSendAndRefusesTheRest() throws {
+        func read(_ xml: String) -> [String]? { S3XML.Reader.read(Data(xml.utf8))?.map { "\($0.path)=\($0.text)" } }
+        // A declaration, a namespace attribute, a comment, references, CDATA, an empty element,
+        // a quoted `>` in an attribute, a byte order mark, CR LF line ends, multi-byte UTF-8.
+        let document =
+            "\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<!-- listing -->\r\n"
+            + "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            + "<Contents><Key>a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos; &#38;&#x26;&#x1F600;</Key>"
+            + "<Key><![CDATA[x &amp; <y>]]></Key><Size/><Owner id='>'>o</Owner><Key>é\r\nz</Key></Contents>"
+            + "</ListBucketResult>\n<?done?>"
+        #expect(
+            read(document) == [
+                "ListBucketResult/Contents/Key=a & b <c> \"d\" 'e' &&😀", "ListBucketResult/Contents/Key=x &amp; <y>",
+                "ListBucketResult/Contents/Size=", "ListBucketResult/Contents/Owner=o", "ListBucketResult/Contents/Key=é\nz",
+                "ListBucketResult/Contents=", "ListBucketResult=",
+            ])
+        // A parent's text is what follows its last child, as XMLParser's delegate saw it.
+        #expect(read("<a>x<b>y</b>z</a>") == ["a/b=y", "a=z"])
+        #expect(read("<a:Error xmlns:a='u'><a:Code>C</a:Code></a:Error>") == ["a:Error/a:Code=C", "a:Error="])
+        let refused = [
+            "", "   ", "text", "<a>", "<a></b>", "<a><b></a></b>", "</a>", "<a></a><b></b>", "<a></a>trailing",
+            "<!DOCTYPE a [<!ENTITY e \"boom\">]><a>&e;</a>", "<a>&e;</a>", "<a>&amp</a>", "<a>&#xD800;</a>",
+            "<a>&#0;</a>", "<a>&#x110000;</a>", "<a>&#+38;</a>", "<a>&#x;</a>", "<a><!-- unclosed</a>",
+            "<a><![CDATA[unclosed</a>", "<![CDATA[x]]><a></a>", "<a b='1></a>", "<a <b></a>", "<></>", "<a><?pi</a>",
+            String(repeating: "<a>", count: 65) + String(repeating: "</a>", count: 65),
+        ]
+        for xml in refused { #expect(read(xml) == nil, "\(xml.prefix(40))") }
+        #expect(read(String(repeating: "<a>", count: 64) + String(repeating: "</a>", count: 64))?.count == 64)
+        // Bytes that are not UTF-8, in text or in a name.
+        #expect(S3XML.Reader.read(Data([0x3C, 0x61, 0x3E, 0xFF, 0x3C, 0x2F, 0x61, 0x3E])) == nil)
+        #expect(S3XML.Reader.read(Data([0x3C, 0xC3, 0x3E, 0x3C, 0x2F, 0xC3, 0x3E])) == nil)
+        // What the readers built on it make of an S3 error and a multipart answer.
+        let failure = try #require(S3XML.error(Data("<Error><Code>NoSuchKey</Code><Message>m &amp; n</Message></Error>".utf8)))
+        #expect(failure.code == "NoSuchKey" && failure.message == "m & n")
+        #expect(
+            S3XML.text(
+                Data("<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>".utf8),
+                at: "InitiateMultipartUploadResult/UploadId") == "u1")
+    }
+
     /// The chain's provider for `variables`, fetched (IMDS off: no test may reach it).
     static func chain(_ variables: [String: String]) async throws -> S3Credentials {
         var variables = variables
