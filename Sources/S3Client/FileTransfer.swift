@@ -424,6 +424,11 @@ extension S3Client {
                     operation: "LIST uploads \(prefix)")
             }
             uploads += page.uploads
+            if let next = page.next, let markers, next == markers {
+                throw S3Error(
+                    .invalidResponse, status: response.status, message: "ListMultipartUploads repeated its markers",
+                    operation: "LIST uploads \(prefix)")
+            }
             markers = page.next
         } while markers != nil
         return uploads

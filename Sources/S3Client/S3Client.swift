@@ -172,6 +172,11 @@ public final class S3Client: Sendable {
                 throw S3Error(.invalidResponse, status: response.status, message: "unreadable ListObjectsV2 response", operation: "LIST \(prefix)")
             }
             objects += page.objects
+            // A server that hands back the token it was given would list the same page forever.
+            if let next = page.nextToken, next == token {
+                throw S3Error(
+                    .invalidResponse, status: response.status, message: "ListObjectsV2 repeated its continuation token", operation: "LIST \(prefix)")
+            }
             token = page.nextToken
         } while token != nil
         return objects

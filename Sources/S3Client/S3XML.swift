@@ -10,14 +10,19 @@ enum S3XML {
     /// declaration, elements with attributes (skipped), character data with the five named and
     /// any numeric references, CDATA sections, comments, processing instructions — and refuses
     /// the rest: a document type (no entity is ever expanded), a mismatched or unclosed element,
-    /// bytes outside the root element, invalid UTF-8, nesting deeper than ``maximumDepth``.
-    /// An element's text is the character data since the last tag, as XMLParser's delegate saw
-    /// it: a parent with children keeps the text after its last child.
+    /// bytes outside the root element, invalid UTF-8 anywhere, nesting deeper than ``maximumDepth``,
+    /// a name longer than ``maximumName`` bytes. Each element's path is built once, when it opens,
+    /// and shared by its readings (a long name over many children costs its length once).
+    /// An element's text is the character data (and CDATA) since the last tag, as XMLParser's
+    /// delegate saw it: a parent with children keeps the text after its last child.
     enum Reader {
         static let maximumDepth = 64
+        static let maximumName = 1024
 
         static func read(_ data: Data) -> [(path: String, text: String)]? {
-            var parser = Parser(bytes: [UInt8](data))
+            let bytes = [UInt8](data)
+            guard String(validating: bytes, as: UTF8.self) != nil else { return nil }
+            var parser = Parser(bytes: bytes)
             return parser.document()
         }
     }
@@ -26,6 +31,8 @@ enum S3XML {
         let bytes: [UInt8]
         var index = 0
         var names: [String] = []
+        /// The path of each open element (`a`, `a/b`, …), built as it opens.
+        var paths: [String] = []
         var text: [UInt8] = []
         var elements: [(path: String, text: String)] = []
 
@@ -45,7 +52,8 @@ enum S3XML {
                 } else if starts(with: "<?") {
                     guard skip(past: "?>") else { return nil }
                 } else if starts(with: "<!--") {
-                    guard skip(past: "-->") else { return nil }
+                    guard let end = find("-->", from: index + 4) else { return nil }
+                    index = end + 3
                 } else if starts(with: "<![CDATA[") {
                     guard !names.isEmpty, let end = find("]]>", from: index + 9) else { return nil }
                     text += bytes[(index + 9)..<end]
@@ -78,6 +86,7 @@ enum S3XML {
                 } else if byte == UInt8(ascii: ">") {
                     let empty = bytes[index - 1] == UInt8(ascii: "/")
                     index += 1
+                    paths.append(paths.last.map { "\($0)/\(name)" } ?? name)
                     names.append(name)
                     text = []
                     return empty ? close() : true
@@ -99,7 +108,7 @@ enum S3XML {
         /// Ends the innermost element with the text gathered since the last tag.
         private mutating func close() -> Bool {
             guard let decoded = String(validating: text, as: UTF8.self) else { return false }
-            elements.append((names.joined(separator: "/"), decoded))
+            elements.append((paths.removeLast(), decoded))
             names.removeLast()
             text = []
             return true
@@ -116,7 +125,7 @@ enum S3XML {
                 }
                 index += 1
             }
-            guard index > start else { return nil }
+            guard index > start, index - start <= Reader.maximumName else { return nil }
             return String(validating: bytes[start..<index], as: UTF8.self)
         }
 
@@ -125,7 +134,7 @@ enum S3XML {
             while index < bytes.count, bytes[index] != UInt8(ascii: "<") {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "&") {
-                    guard let semicolon = find(";", from: index + 1), semicolon - index <= 12,
+                    guard let semicolon = bytes[(index + 1)..<min(index + 13, bytes.count)].firstIndex(of: UInt8(ascii: ";")),
                         let scalar = Self.reference(bytes[(index + 1)..<semicolon])
                     else { return false }
                     text += Array(String(scalar).utf8)
@@ -197,9 +206,11 @@ enum S3XML {
         return code.map { ($0, message) }
     }
 
-    /// One page of `ListObjectsV2`.
+    /// One page of `ListObjectsV2`; `nil` for any other document (a 200 carrying an error, an
+    /// HTML page) and for a page that says it is truncated without saying where to go on: never
+    /// a listing read as empty or complete when it is not.
     static func listPage(_ data: Data) -> (objects: [S3ObjectSummary], nextToken: String?)? {
-        guard let elements = Reader.read(data) else { return nil }
+        guard let elements = Reader.read(data), elements.last?.path == "ListBucketResult" else { return nil }
         var objects: [S3ObjectSummary] = []
         var current = S3ObjectSummary(key: "", size: 0, etag: "")
         var nextToken: String?
@@ -218,6 +229,7 @@ enum S3XML {
             default: break
             }
         }
+        if truncated && (nextToken ?? "").isEmpty { return nil }
         return (objects, truncated ? nextToken : nil)
     }
 
@@ -232,9 +244,10 @@ enum S3XML {
             .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    /// One page of `ListMultipartUploads`, with the markers of the next page when truncated.
+    /// One page of `ListMultipartUploads`, with the markers of the next page when truncated;
+    /// `nil` for any other document and for a truncated page without a next key marker.
     static func uploadsPage(_ data: Data) -> (uploads: [MultipartUploadSummary], next: (key: String, uploadId: String)?)? {
-        guard let elements = Reader.read(data) else { return nil }
+        guard let elements = Reader.read(data), elements.last?.path == "ListMultipartUploadsResult" else { return nil }
         var uploads: [MultipartUploadSummary] = []
         var current = MultipartUploadSummary(key: "", uploadId: "", initiated: nil)
         var nextKey = ""
@@ -254,7 +267,8 @@ enum S3XML {
             default: break
             }
         }
-        return (uploads, truncated && !nextKey.isEmpty ? (nextKey, nextUploadId) : nil)
+        if truncated && nextKey.isEmpty { return nil }
+        return (uploads, truncated ? (nextKey, nextUploadId) : nil)
     }
 }
 

@@ -121,9 +121,33 @@ import Testing
         ]
         for xml in refused { #expect(read(xml) == nil, "\(xml.prefix(40))") }
         #expect(read(String(repeating: "<a>", count: 64) + String(repeating: "</a>", count: 64))?.count == 64)
-        // Bytes that are not UTF-8, in text or in a name.
+        // A comment opened by `<!--` and closed by the next `-->` after it (not one overlapping it).
+        #expect(read("<a><!--><b>x</b>--></a>") == ["a="])
+        // A name of 1 KiB at most; a long one shared by many children costs its length once.
+        let long = String(repeating: "N", count: 1024)
+        let many = try #require(read("<\(long)>" + String(repeating: "<b/>", count: 20000) + "</\(long)>"))
+        #expect(many.count == 20001 && many[0] == "\(long)/b=")
+        #expect(read("<\(long)N></\(long)N>") == nil)
+        // Bytes that are not UTF-8, in text (kept or not), a comment or a name.
+        #expect(S3XML.Reader.read(Data([0x3C, 0x61, 0x3E, 0xFF, 0x3C, 0x62, 0x2F, 0x3E, 0x3C, 0x2F, 0x61, 0x3E])) == nil)
+        #expect(S3XML.Reader.read(Data("<a><!--".utf8) + Data([0xFF]) + Data("--></a>".utf8)) == nil)
         #expect(S3XML.Reader.read(Data([0x3C, 0x61, 0x3E, 0xFF, 0x3C, 0x2F, 0x61, 0x3E])) == nil)
         #expect(S3XML.Reader.read(Data([0x3C, 0xC3, 0x3E, 0x3C, 0x2F, 0xC3, 0x3E])) == nil)
+        // A listing is read only from a listing, and a truncated page must say where to go on.
+        #expect(S3XML.listPage(Data("<Error><Code>InternalError</Code></Error>".utf8)) == nil)
+        #expect(S3XML.listPage(Data("<html><body/></html>".utf8)) == nil)
+        #expect(S3XML.listPage(Data("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>".utf8)) == nil)
+        let last = try #require(S3XML.listPage(Data("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>".utf8)))
+        #expect(last.objects.isEmpty && last.nextToken == nil)
+        #expect(S3XML.uploadsPage(Data("<Error><Code>InternalError</Code></Error>".utf8)) == nil)
+        #expect(
+            S3XML.uploadsPage(Data("<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></ListMultipartUploadsResult>".utf8)) == nil)
+        let uploads = try #require(
+            S3XML.uploadsPage(
+                Data(
+                    ("<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId></Upload><IsTruncated>true</IsTruncated>"
+                        + "<NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>u</NextUploadIdMarker></ListMultipartUploadsResult>").utf8)))
+        #expect(uploads.uploads.map(\.uploadId) == ["u"] && uploads.next?.key == "k" && uploads.next?.uploadId == "u")
         // What the readers built on it make of an S3 error and a multipart answer.
         let failure = try #require(S3XML.error(Data("<Error><Code>NoSuchKey</Code><Message>m &amp; n</Message></Error>".utf8)))
         #expect(failure.code == "NoSuchKey" && failure.message == "m & n")
