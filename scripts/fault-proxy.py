@@ -21,6 +21,8 @@ matches requests whose method equals `method` (any when absent) and whose path m
 (`count` -1: all from the nth on). Actions:
 
   error          answer `status` (default 503) with S3 error `code` (default SlowDown), not forwarded
+  respond        answer `status` (default 200) with the text `body`, not forwarded: a server that
+                 sends a document of the wrong kind, or one that repeats itself
   reset          close the connection before forwarding (the server never sees the request)
   drop_response  forward, then close the connection without answering (the response is lost)
   hold           wait until /__proxy/release (or `timeout` s, default 120), then forward
@@ -266,6 +268,10 @@ def main() -> None:
                 status = int(rule.get("status", 503))
                 self._record(status, "error")
                 return self._reply(status, error_body(rule.get("code", "SlowDown")))
+            if action == "respond":
+                status = int(rule.get("status", 200))
+                self._record(status, "respond")
+                return self._reply(status, rule.get("body", "").encode())
             if action == "reset":
                 return self._cut("reset")
             if action == "wrong_region" and self._scope()[1] != rule["region"]:

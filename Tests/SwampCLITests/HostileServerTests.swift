@@ -134,6 +134,36 @@ struct HostileServerTests {
         #expect(kilobytes < 160 * 1024, "peak resident \(kilobytes) KiB")
     }
 
+    /// Listings from a server that answers 200 with something else, or that hands back the
+    /// continuation token it was given: the listing fails as an invalid response. It is never
+    /// read as empty and complete (no locks held, when there may be), and never loops.
+    @Test func aListingIsReadOnlyFromAListingThatMovesOn() async throws {
+        let team = S3Team()
+        defer { team.remove() }
+        _ = try await team.start(models: ["m"])
+        let proxy = try await FaultProxy.start(upstream: team.endpoint)
+        defer { proxy.stop() }
+        var a = team.cli("a")
+        a.environment["SWAMP_DATASTORE"] = #"s3:{"bucket":"\#(team.bucket)","endpoint":"\#(proxy.endpoint)","forcePathStyle":true}"#
+        let documents = [
+            "<Error><Code>InternalError</Code><Message>sent with a 200</Message></Error>",
+            "<html><body>a captive portal</body></html>",
+            "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
+            "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>again</NextContinuationToken></ListBucketResult>",
+        ]
+        for document in documents {
+            // 20 answers at most: a client that loops gets the real listing after them, and succeeds.
+            try await proxy.set([.init("respond", method: "GET", path: "list-type=2", count: 20, body: document)])
+            let status = try await a.run(["datastore", "lock", "status", "--json"])
+            #expect(status.status != 0, "\(document): \(status.stdout)")
+            #expect(status.stderr.contains("ListObjectsV2"), "\(document): \(status.stderr)")
+        }
+        try await proxy.set([])
+        let locks = try await a.run(["datastore", "lock", "status", "--json"])
+        #expect(locks.status == 0, "\(locks.stderr)")
+        #expect((try locks.json()["locks"] as? [Any])?.isEmpty == true, "\(locks.stdout)")
+    }
+
     /// A proxy trickling the index at 1 byte/s: the run fails within requestTimeoutMs plus a
     /// small margin (not after minutes) and releases its lock.
     @Test func aTrickledBodyFailsWithinTheRequestTimeout() async throws {

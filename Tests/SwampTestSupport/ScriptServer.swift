@@ -129,12 +129,14 @@ public final class FaultProxy: Sendable {
         public var seconds: Double?
         public var timeout: Double?
         public var region: String?
+        public var body: String?
 
         public init(
             _ action: String, method: String? = nil, path: String? = nil, nth: Int? = nil, count: Int? = nil, status: Int? = nil,
             code: String? = nil, signal: String? = nil, pid: Int32? = nil, then: String? = nil, when: String? = nil, ms: Int? = nil,
-            rate: Int? = nil, seconds: Double? = nil, timeout: Double? = nil, region: String? = nil
+            rate: Int? = nil, seconds: Double? = nil, timeout: Double? = nil, region: String? = nil, body: String? = nil
         ) {
+            self.body = body
             self.region = region
             self.action = action
             self.method = method
