@@ -143,8 +143,7 @@ struct HostileServerTests {
         _ = try await team.start(models: ["m"])
         let proxy = try await FaultProxy.start(upstream: team.endpoint)
         defer { proxy.stop() }
-        var a = team.cli("a")
-        a.environment["SWAMP_DATASTORE"] = #"s3:{"bucket":"\#(team.bucket)","endpoint":"\#(proxy.endpoint)","forcePathStyle":true}"#
+        let a = team.cli("a", through: proxy)
         let documents = [
             "<Error><Code>InternalError</Code><Message>sent with a 200</Message></Error>",
             "<html><body>a captive portal</body></html>",
