@@ -50,7 +50,8 @@ enum S3XML {
                         guard characterData() else { return nil }
                     }
                 } else if starts(with: "<?") {
-                    guard skip(past: "?>") else { return nil }
+                    guard let end = find("?>", from: index + 2) else { return nil }
+                    index = end + 2
                 } else if starts(with: "<!--") {
                     guard let end = find("-->", from: index + 4) else { return nil }
                     index = end + 3
@@ -189,12 +190,6 @@ enum S3XML {
                 position += 1
             }
             return nil
-        }
-
-        private mutating func skip(past end: String) -> Bool {
-            guard let found = find(end, from: index + 2) else { return false }
-            index = found + end.utf8.count
-            return true
         }
     }
 

@@ -123,7 +123,8 @@ import Testing
         #expect(read(String(repeating: "<a>", count: 64) + String(repeating: "</a>", count: 64))?.count == 64)
         // A comment opened by `<!--` and closed by the next `-->` after it (not one overlapping it).
         #expect(read("<a><!--><b>x</b>--></a>") == ["a="])
-        // A name of 1 KiB at most; a long one shared by many children costs its length once.
+        // A name of 1 KiB at most, read whole under many children (this checks the reading, not
+        // the memory: paths built once per element are what keep the latter linear).
         let long = String(repeating: "N", count: 1024)
         let many = try #require(read("<\(long)>" + String(repeating: "<b/>", count: 20000) + "</\(long)>"))
         #expect(many.count == 20001 && many[0] == "\(long)/b=")
