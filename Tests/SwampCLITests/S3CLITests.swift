@@ -125,6 +125,44 @@ struct S3CLITests {
         #expect(FileManager.default.contents(atPath: "\(local)/\(try #require(raws.first))") == before, "the local datastore is as it was")
     }
 
+    /// `datastore setup s3` gives the push each version's hash as its metadata records it, so the
+    /// push does not read a large file once to hash it before sending it. A version changed in
+    /// place since it was written (same size) makes that hash a lie: the upload, which hashes
+    /// what it sends, commits nothing of it and fails setup, which changes nothing; setup run
+    /// again hashes the file and pushes it as it is (as it always did).
+    @Test func setupTakesEachVersionsHashFromItsMetadataAndNeverCommitsALie() async throws {
+        let team = Team()
+        defer { team.remove() }
+        try await Team.createBucket(team.client)
+        let a = team.cli("a")
+        try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
+        try #require(try await a.run(["repo", "init"]).status == 0)
+        // 2 MiB: streamed, as every file from 1 MiB is (the smaller ones are read whole to be sent).
+        try #require(try await a.run(["model", "create", "command/shell", "m", "--set", "run=head -c 2097152 /dev/urandom"]).status == 0)
+        try #require(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
+        let local = try #require(try await a.run(["datastore", "status", "--json"]).json()["path"] as? String)
+        let raw = try #require(DatastoreMigration.tierFiles(under: local).first { $0.hasSuffix("/raw") })
+        let handle = try #require(FileHandle(forUpdatingAtPath: "\(local)/\(raw)"))
+        try handle.seek(toOffset: 1000)
+        let byte = try #require(try handle.read(upToCount: 1)).first ?? 0
+        try handle.seek(toOffset: 1000)
+        try handle.write(contentsOf: Data([byte ^ 0xff]))
+        try handle.close()
+        let edited = try #require(FileManager.default.contents(atPath: "\(local)/\(raw)"))
+
+        let refused = try await a.run(["datastore", "setup", "s3", "--config", team.configJSON])
+        #expect(refused.status != 0, "the lie was taken and caught: \(refused.stdout)")
+        #expect(refused.stderr.contains(raw) && refused.stderr.contains("Nothing of it was committed"), "\(refused.stderr)")
+        #expect(try await a.run(["datastore", "status", "--json"]).json()["path"] as? String == local, "still on the local datastore")
+        #expect(try await team.client.list(prefix: "").allSatisfy { !$0.key.hasSuffix("/raw") }, "no object of the version's bytes")
+
+        let setup = try await a.run(["datastore", "setup", "s3", "--config", team.configJSON])
+        try #require(setup.status == 0, "\(setup.stderr)")
+        let b = try team.clone("b")
+        try #require(try await b.run(["datastore", "sync"]).status == 0)
+        #expect(try await b.run(["data", "get", "m", "result"]).stdout == edited, "the file as it is, hashed by the second push")
+    }
+
     @Test func setupWithBadConfigChangesNothing() async throws {
         let team = Team()
         defer { team.remove() }

@@ -264,7 +264,9 @@ extension S3SyncService {
                 // the file (a plain line is the path's last).
                 try? sidecar.appendDirty(upload.path)
                 throw S3SyncError(
-                    .localFileChanged, "'\(upload.path)' changed during the push (\(error.message)); nothing of it was committed. Run the push again")
+                    .localFileChanged,
+                    "'\(upload.path)' is not the file the push planned to send (\(error.message)): it changed during the push, or after its writer recorded its hash. Nothing of it was committed; run the push again, which hashes the file as it is"
+                )
             } catch let error as S3Error
                 where upload.immutable && (error.code == .preconditionFailed || error.code == .conditionalRequestConflict || error.code == .noSuchKey)
             {

@@ -120,6 +120,7 @@ public struct DatastoreMigration: Sendable {
             // Linked where it can be (no copy of a large datastore's bytes, no space used twice):
             // the cache, like the local datastore, replaces files by renames, never in place.
             try AtomicFile.share("\(source)/\(relPath)", to: "\(cacheRoot)/\(relPath)")
+            if let sha256 = Self.recordedHash(of: relPath, under: source) { sync.recordWritten(relPath, sha256: sha256) }
         }
         // Not resolved against this repository's data: the cache being filled is not its datastore yet.
         let pushed = try await sync.push(.all, holding: locks, repository: nil).pushed
@@ -130,6 +131,23 @@ public struct DatastoreMigration: Sendable {
         let bucket: String
         if case .object(let fields)? = spec.config, case .string(let name)? = fields["bucket"] { bucket = name } else { bucket = spec.type }
         return RemoteResult(bucket: bucket, cachePath: cacheRoot, pushed: pushed, pulled: pulled, health: health, activity: nil)
+    }
+
+    /// The hash a version's writer recorded for its content (`raw`) in its `metadata.yaml`, when
+    /// the file under `root` has the size recorded there. Given to the push as the file's
+    /// writer's record, it spares the push a read of the whole file before the first byte is
+    /// sent (a second of a 1 GiB artifact). Only a hint: the upload hashes the bytes it sends,
+    /// and a file that does not hash to it is never committed; its record is withdrawn, and
+    /// the next push (setup run again) hashes the file as it is.
+    static func recordedHash(of relPath: String, under root: String) -> String? {
+        let classified = DatastorePath(relPath)
+        let metadataPath = classified.versionDirectory.map { "\(root)/\($0)/metadata.yaml" }
+        guard case .versionFile(_, _, _, "raw") = classified.kind, let metadataPath,
+            let data = try? AtomicFile.readIfPresent(metadataPath),
+            let metadata = try? MetadataCoding.decode(DataMetadata.self, from: data, path: metadataPath),
+            LocalFile.stat("\(root)/\(relPath)")?.size == metadata.size
+        else { return nil }
+        return metadata.sha256
     }
 
     /// Runs `body` holding `lock` (when there is one to take).
