@@ -1,5 +1,6 @@
 import Foundation
 import SwampContracts
+import SwampSupport
 import Synchronization
 import Testing
 
@@ -179,6 +180,26 @@ import Testing
         #expect(scoped.recorder.transfers == [.pull(options), .push(options)])
         #expect(scoped.recorder.capabilityQueries == 1)
         #expect(modern.store.held.isEmpty)
+    }
+
+    /// Setup's hint for a version's content is the hash its metadata records, for a version new
+    /// to the remote only, and only while the file has the recorded size.
+    @Test func setupHintsAVersionsHashOnlyForANewVersionOfTheRecordedSize() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("swamp-hint-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let model = Fixtures.model("m")
+        let content = Data("the version's bytes".utf8)
+        try Fixtures.writeRemoteVersion(root: root, model: model, name: "result", version: 1, content: content)
+        let raw = DatastoreLayout.rawRel(model.ref, "result", 1)
+        let metadata = DatastoreLayout.metadataRel(model.ref, "result", 1)
+        let both: Set<String> = [raw, metadata]
+        #expect(DatastoreMigration.recordedHash(of: raw, under: root, copied: both) == ContentHash.sha256(content))
+        #expect(DatastoreMigration.recordedHash(of: raw, under: root, copied: [raw]) == nil, "the pull brought its metadata: the remote holds it")
+        #expect(DatastoreMigration.recordedHash(of: metadata, under: root, copied: both) == nil, "the content's only")
+        try AtomicFile.write(content + Data("!".utf8), to: "\(root)/\(raw)")
+        #expect(DatastoreMigration.recordedHash(of: raw, under: root, copied: both) == nil, "not the recorded size")
+        try AtomicFile.write(Data("name: [".utf8), to: "\(root)/\(metadata)")
+        #expect(DatastoreMigration.recordedHash(of: raw, under: root, copied: both) == nil, "metadata that does not parse")
     }
 
     @Test func migrationSyncsThroughTheGatewayWithoutOptions() async throws {

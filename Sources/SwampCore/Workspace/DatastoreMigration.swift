@@ -115,12 +115,13 @@ public struct DatastoreMigration: Sendable {
                 hint: "nothing was changed in .swamp.yaml; the local data stays where it is. Resolve the conflicting versions first")
         }
         progress("pushing \(copies.count) local file(s)…")
+        let copied = Set(copies)
         for relPath in copies where FileManager.default.fileExists(atPath: "\(source)/\(relPath)") {
             try sync.markDirty(relPath)
             // Linked where it can be (no copy of a large datastore's bytes, no space used twice):
             // the cache, like the local datastore, replaces files by renames, never in place.
             try AtomicFile.share("\(source)/\(relPath)", to: "\(cacheRoot)/\(relPath)")
-            if let sha256 = Self.recordedHash(of: relPath, under: source) { sync.recordWritten(relPath, sha256: sha256) }
+            if let sha256 = Self.recordedHash(of: relPath, under: source, copied: copied) { sync.recordWritten(relPath, sha256: sha256) }
         }
         // Not resolved against this repository's data: the cache being filled is not its datastore yet.
         let pushed = try await sync.push(.all, holding: locks, repository: nil).pushed
@@ -134,15 +135,20 @@ public struct DatastoreMigration: Sendable {
     }
 
     /// The hash a version's writer recorded for its content (`raw`) in its `metadata.yaml`, when
-    /// the file under `root` has the size recorded there. Given to the push as the file's
-    /// writer's record, it spares the push a read of the whole file before the first byte is
-    /// sent (a second of a 1 GiB artifact). Only a hint: the upload hashes the bytes it sends,
-    /// and a file that does not hash to it is never committed; its record is withdrawn, and
-    /// the next push (setup run again) hashes the file as it is.
-    static func recordedHash(of relPath: String, under root: String) -> String? {
+    /// the file under `root` has the size recorded there and the version is new to the remote
+    /// (its `metadata.yaml` is `copied` too: the pull brought none). Given to the push as the
+    /// file's writer's record, it spares the push a read of the whole file before the first
+    /// byte is sent (a second of a 1 GiB artifact). Only a hint: the upload hashes the bytes it
+    /// sends, and a file that does not hash to it is never committed; its record is withdrawn,
+    /// and the next push (setup run again) hashes the file as it is. Not for a version the
+    /// remote holds: a plan that finds the remote's entry equal to a record adopts the file
+    /// without reading it, and a version changed in place since it was written would be taken
+    /// for the remote's.
+    static func recordedHash(of relPath: String, under root: String, copied: Set<String>) -> String? {
         let classified = DatastorePath(relPath)
-        let metadataPath = classified.versionDirectory.map { "\(root)/\($0)/metadata.yaml" }
-        guard case .versionFile(_, _, _, "raw") = classified.kind, let metadataPath,
+        let metadataRel = classified.versionDirectory.map { "\($0)/metadata.yaml" }
+        let metadataPath = metadataRel.map { "\(root)/\($0)" }
+        guard case .versionFile(_, _, _, "raw") = classified.kind, let metadataRel, copied.contains(metadataRel), let metadataPath,
             let data = try? AtomicFile.readIfPresent(metadataPath),
             let metadata = try? MetadataCoding.decode(DataMetadata.self, from: data, path: metadataPath),
             LocalFile.stat("\(root)/\(relPath)")?.size == metadata.size
