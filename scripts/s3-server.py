@@ -17,11 +17,12 @@ Differences from `moto_server`, both to behave like real S3 where the tests rely
   framework: about 0.5 ms per GET instead of 3.5 ms, so a benchmark through it measures the
   clients more than the server (the answer is the same: see `plain_get`);
 - a request body cut short is refused, never handed to moto;
-- objects and parts stay in memory (moto spools those over 5 MiB to files on disk), and the
-  whole-object checksum of a multipart upload is computed part by part (see `add_part`);
-- an object of 8 MiB or more is read from moto's buffer once and kept as one value: moto
-  reads the whole object for every request, so a 1 GiB object fetched in 128 ranges of
-  8 MiB (aws-cli and swamp both do that) cost 1.4 s per range, where S3 reads the range only.
+- the whole-object checksum of a multipart upload is computed part by part (see `add_part`);
+- objects and parts stay in memory (moto spools those over 5 MiB to files on disk) and hold
+  the bytes they were given, never a copy (moto copied each value into
+  a buffer and out again for every request: a 1 GiB object fetched in 128 ranges of 8 MiB,
+  as aws-cli and swamp both do, cost 1.4 s per range, where S3 reads the range only), and a
+  multipart upload's object is joined from its parts once.
 
 Usage: s3-server.py --info-file PATH [--port N] [--auth]
 Writes "port=N" (and "access_key_id=…", "secret_access_key=…" with --auth) to the info file
@@ -33,6 +34,7 @@ waiting for its turn, in moto, writing its answer) and every thread's stack: the
 runners print those reports when they stop the server.
 """
 import argparse
+import inspect
 import faulthandler
 import io
 import json
@@ -291,25 +293,76 @@ def main() -> None:
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
 
-    # Serve ranges of large objects without re-reading the whole object each time.
+    # Objects and parts hold the bytes they were given, never a copy. moto keeps each value in a
+    # spooled buffer and copies it in and out: a 1 GiB object was copied for every request that
+    # read it, and a 1 GiB multipart upload's parts and whole about five times over, the server's
+    # time then going mostly to the kernel zeroing new pages (2.3-8.0 s of a 1 GiB completion,
+    # depending on what the machine had just done: docs/benchmarks.md). moto only ever replaces
+    # a value whole (it truncates, then writes), so sharing the immutable bytes answers the same.
+    import types
+    from moto.s3 import models as s3_models
     from moto.s3.models import FakeKey
 
-    original = FakeKey.value
+    class Held:
+        """What moto's FakeKey asks of its value buffer, over one immutable bytes object."""
 
-    def cached_value(self):
-        value = self.__dict__.get("_swamp_cached_value")
-        if value is None:
-            value = original.fget(self)
-            # Not the parts of a multipart upload (named by their number): read once, at completion.
-            if len(value) >= 8 << 20 and not isinstance(self.name, int):
-                self.__dict__["_swamp_cached_value"] = value
-        return value
+        def __init__(self, *_args, **_kwargs):
+            self.value, self.position = b"", 0
 
-    def set_value(self, new_value):
-        self.__dict__.pop("_swamp_cached_value", None)
-        original.fset(self, new_value)
+        def seek(self, offset, whence=0):
+            self.position = max(0, offset + (0, self.position, len(self.value))[whence])
+            return self.position
 
-    FakeKey.value = property(cached_value, set_value)
+        def read(self, size=-1):
+            end = len(self.value) if size is None or size < 0 else min(len(self.value), self.position + size)
+            start, self.position = self.position, max(self.position, end)
+            return self.value if start == 0 and end == len(self.value) else self.value[start:end]
+
+        def truncate(self, size=None):
+            self.value = self.value[: self.position if size is None else size]
+            return len(self.value)
+
+        def write(self, data):
+            data = bytes(data)  # the same object when it is bytes already
+            if self.position == 0 and not self.value:
+                self.value = data
+            else:
+                self.value = self.value[: self.position].ljust(self.position, b"\0") + data + self.value[self.position + len(data):]
+            self.position += len(data)
+            return len(data)
+
+        def close(self):
+            self.value = b""
+
+    s3_models.tempfile = types.SimpleNamespace(SpooledTemporaryFile=Held)
+
+    # A multipart upload's object joined once from its parts (moto grew a bytearray part by part,
+    # then copied it whole), with moto's own checks and results.
+    multipart_complete = s3_models.FakeMultipart.complete
+
+    def complete(self, body):
+        checksum_builder = s3_models.MultipartChecksumBuilder(
+            self.metadata.get("x-amz-checksum-algorithm"), self.metadata.get("x-amz-checksum-type"))
+        values, md5s, last = [], bytearray(), None
+        for number, etag in body:
+            part = self.parts.get(number)
+            if part is None or part.etag.replace('"', "") != etag.replace('"', ""):
+                raise s3_models.InvalidPart()
+            if last is not None and last.contentsize < s3_models.S3_UPLOAD_PART_MIN_SIZE:
+                raise s3_models.EntityTooSmall()
+            md5s.extend(bytes.fromhex(part.etag.replace('"', "")))
+            value = part.value
+            values.append(value)
+            checksum_builder.addPart(value)
+            last = part
+        if not values:
+            raise s3_models.MalformedXML
+        return b"".join(values), f"{s3_models.md5_hash(bytes(md5s)).hexdigest()}-{len(values)}", checksum_builder.build()
+
+    # Only over the moto this was written against (5.2): another keeps its own.
+    if list(inspect.signature(multipart_complete).parameters) == ["self", "body"] and all(
+            hasattr(s3_models, name) for name in ("InvalidPart", "EntityTooSmall", "MalformedXML", "S3_UPLOAD_PART_MIN_SIZE", "md5_hash")):
+        s3_models.FakeMultipart.complete = complete
 
     # The whole-object checksum moto computes at completion when the client named none (S3 gives
     # such uploads a CRC64NVME; without awscrt moto falls back to CRC32): the same value, computed
@@ -317,7 +370,6 @@ def main() -> None:
     # into a second buffer and copied that again (12 s of a 1 GiB upload's completion here).
     import base64
     import binascii
-    from moto.s3 import models as s3_models
     from moto.s3.utils import HAS_CRT
 
     if not HAS_CRT:
