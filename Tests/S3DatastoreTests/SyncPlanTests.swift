@@ -12,11 +12,14 @@ import Testing
     static func meta(_ version: Int) -> String { "\(base)/\(version)/metadata.yaml" }
     static let partition = PartitionID.of(raw(1))
 
-    /// The cache as a table: path → sha256.
+    /// The cache as a table: path → sha256; `written`: what writers' records say the files
+    /// hash to (taken only when a plan may take them).
     struct Table: LocalView {
         var files: [String: String]
-        func file(_ path: String) throws -> SyncSidecar.FileRecord? {
-            files[path].map { SyncSidecar.FileRecord(size: 1, mtimeNs: 1, sha256: $0) }
+        var written: [String: String] = [:]
+        func file(_ path: String, takingWritersRecord: Bool) throws -> SyncSidecar.FileRecord? {
+            guard let sha = files[path] else { return nil }
+            return SyncSidecar.FileRecord(size: 1, mtimeNs: 1, sha256: takingWritersRecord ? written[path] ?? sha : sha)
         }
         func files(in directory: String) -> [String] {
             files.keys.filter { ($0 as NSString).deletingLastPathComponent == directory }.map { ($0 as NSString).lastPathComponent }.sorted()
@@ -93,6 +96,28 @@ import Testing
         #expect(plan.uploads.isEmpty, "a committed version would be overwritten")
         #expect(plan.conflict.versions.map(\.version) == [3])
         #expect(plan.conflict.versions.first?.firstFree == 4)
+    }
+
+    /// A writer's record gives a file's hash only to a plan that can but upload it (the upload
+    /// checks the bytes): beside a remote entry it is not taken, so a record that lies (the file
+    /// changed in place since) never makes a plan adopt the file, or keep it, as the remote's.
+    @Test func aWritersRecordIsNeverComparedWithTheRemote() throws {
+        var state = SyncSidecar.PartitionState()
+        state.index = Self.index([Self.raw(3): Self.entry("theirs"), Self.meta(3): Self.entry("meta")])
+        let lying = Table(files: [Self.raw(3): "mine", Self.meta(3): "meta"], written: [Self.raw(3): "theirs"])
+        let push = try PushPlan.make(
+            partition: Self.partition, state: state, dirtyLength: 2, dirty: [Self.raw(3), Self.meta(3)], candidates: [Self.raw(3), Self.meta(3)],
+            local: lying)
+        #expect(push.adopted[Self.raw(3)] == nil, "adopted on the record's word")
+        #expect(push.conflict.versions.map(\.version) == [3], "its bytes, read, are another version")
+        let pull = try PullPlan.make(index: state.index ?? Self.index([:]), state: SyncSidecar.PartitionState(), dirty: [], lazy: false, local: lying)
+        #expect(pull.matched[Self.raw(3)] == nil, "matched to the remote's on the record's word")
+
+        // Where the remote has no entry, the record is taken: the upload checks it.
+        let fresh = try PushPlan.make(
+            partition: Self.partition, state: SyncSidecar.PartitionState(), dirtyLength: 2, dirty: [Self.raw(3), Self.meta(3)],
+            candidates: [Self.raw(3), Self.meta(3)], local: lying)
+        #expect(fresh.uploads.first { $0.path == Self.raw(3) }?.sha256 == "theirs")
     }
 
     @Test func aNewCompleteVersionIsUploadedAndAHalfWrittenOneIsNot() throws {

@@ -153,6 +153,7 @@ struct S3CLITests {
         let refused = try await a.run(["datastore", "setup", "s3", "--config", team.configJSON])
         #expect(refused.status != 0, "the lie was taken and caught: \(refused.stdout)")
         #expect(refused.stderr.contains(raw) && refused.stderr.contains("Nothing of it was committed"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("Run 'swamp datastore setup s3' again"), "the command to run, not a push: \(refused.stderr)")
         #expect(try await a.run(["datastore", "status", "--json"]).json()["path"] as? String == local, "still on the local datastore")
         #expect(try await team.client.list(prefix: "").allSatisfy { !$0.key.hasSuffix("/raw") }, "no object of the version's bytes")
 

@@ -6,7 +6,11 @@ import SwampSupport
 /// tests give plans a table instead.
 protocol LocalView {
     /// Size, mtime and sha256 of a cache-relative file, or `nil` when it is absent.
-    func file(_ path: String) throws -> SyncSidecar.FileRecord?
+    /// `takingWritersRecord`: whether its writer's record may give the hash. Only for a path the
+    /// remote index has no entry for: such a file can only be uploaded, and an upload checks the
+    /// bytes it sends against the hash. Compared with a remote entry, a record that lies (a file
+    /// changed in place since its write) would have a plan adopt the file without reading it.
+    func file(_ path: String, takingWritersRecord: Bool) throws -> SyncSidecar.FileRecord?
     /// The names of the files directly in a cache-relative directory (no dot or temporary files).
     func files(in directory: String) -> [String]
 }
@@ -21,10 +25,10 @@ struct CacheView: LocalView {
     var written: [String: SyncSidecar.FileRecord] = [:]
     var hashing: (String, LocalFile) throws -> String = { absolute, _ in try ContentHash.sha256(ofFile: absolute).sha256 }
 
-    func file(_ path: String) throws -> SyncSidecar.FileRecord? {
+    func file(_ path: String, takingWritersRecord: Bool) throws -> SyncSidecar.FileRecord? {
         let absolute = cache.absolute(path)
         guard let local = LocalFile.stat(absolute) else { return nil }
-        let recorded = [known[path], written[path]].lazy.compactMap { $0 }.first { $0.describes(local) }
+        let recorded = [known[path], takingWritersRecord ? written[path] : nil].lazy.compactMap { $0 }.first { $0.describes(local) }
         let sha = try recorded?.sha256 ?? hashing(absolute, local)
         return SyncSidecar.FileRecord(local, sha256: sha)
     }

@@ -60,7 +60,7 @@ struct PullPlan: Sendable {
         local: some LocalView
     ) throws {
         var present: [String: SyncSidecar.FileRecord] = [:]
-        for path in all { present[path] = try local.file(path) }
+        for path in all { present[path] = try local.file(path, takingWritersRecord: index.entries[path] == nil) }
         let work = present.filter { path, info in
             if state.files[path]?.sha256 == info.sha256 { return false }
             guard let entry = index.entries[path], !entry.isDeleted else { return true }
@@ -104,7 +104,7 @@ struct PullPlan: Sendable {
         _ path: String, index: PartitionIndex, state: SyncSidecar.PartitionState, dirty: Set<String>?, local: some LocalView
     ) throws {
         guard let entry = index.entries[path] else { return }
-        let info = try local.file(path)
+        let info = try local.file(path, takingWritersRecord: false)
         let record = state.files[path]
         let changedHere = info != nil && record?.sha256 != info?.sha256
         let unpushed = changedHere && (dirty?.contains(path) ?? true)

@@ -106,7 +106,7 @@ struct PushPlan: Sendable {
         paths.formUnion(remote.units[unit] ?? [])
         paths.formUnion(recorded.units[unit] ?? [])
         var present: [String: SyncSidecar.FileRecord] = [:]
-        for path in paths { present[path] = try local.file(path) }
+        for path in paths { present[path] = try local.file(path, takingWritersRecord: entries[path] == nil) }
 
         if present.isEmpty {
             // Gone locally. A collection if the cache had synced one of its files as committed.
@@ -179,7 +179,7 @@ struct PushPlan: Sendable {
     private mutating func decideRecord(_ path: String, local: some LocalView) throws {
         let record = state.files[path]
         let entry = state.index?.entries[path]
-        guard let info = try local.file(path) else {
+        guard let info = try local.file(path, takingWritersRecord: entry == nil) else {
             if let record, let entry, !entry.isDeleted, entry.sha256 == record.sha256 {
                 deletes.append(Delete(path: path, expected: entry.sha256))
             } else if record != nil {
@@ -210,7 +210,7 @@ struct PushPlan: Sendable {
     private mutating func decideOther(_ path: String, dirty: Bool, local: some LocalView) throws {
         let record = state.files[path]
         let entry = state.index?.entries[path]
-        guard let info = try local.file(path) else {
+        guard let info = try local.file(path, takingWritersRecord: entry == nil) else {
             if let record, let entry, !entry.isDeleted, entry.sha256 == record.sha256 {
                 deletes.append(Delete(path: path, expected: entry.sha256))
             } else if record != nil {

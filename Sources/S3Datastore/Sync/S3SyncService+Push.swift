@@ -265,7 +265,7 @@ extension S3SyncService {
                 try? sidecar.appendDirty(upload.path)
                 throw S3SyncError(
                     .localFileChanged,
-                    "'\(upload.path)' is not the file the push planned to send (\(error.message)): it changed during the push, or after its writer recorded its hash. Nothing of it was committed; run the push again, which hashes the file as it is"
+                    "'\(upload.path)' is not the file the push planned to send (\(error.message)): it changed during the push, or after its writer recorded its hash. Nothing of it was committed; the next push hashes the file as it is"
                 )
             } catch let error as S3Error
                 where upload.immutable && (error.code == .preconditionFailed || error.code == .conditionalRequestConflict || error.code == .noSuchKey)

@@ -124,7 +124,15 @@ public struct DatastoreMigration: Sendable {
             if let sha256 = Self.recordedHash(of: relPath, under: source, copied: copied) { sync.recordWritten(relPath, sha256: sha256) }
         }
         // Not resolved against this repository's data: the cache being filled is not its datastore yet.
-        let pushed = try await sync.push(.all, holding: locks, repository: nil).pushed
+        let pushed: Int
+        do {
+            pushed = try await sync.push(.all, holding: locks, repository: nil).pushed
+        } catch let error as any ReportableError where error.errorCode == "local_file_changed" {
+            // Its own words say to push again; here that is setup again (`.swamp.yaml` still names the local datastore).
+            throw SwampError(
+                SwampError.Code(error.errorCode), error.errorMessage,
+                hint: "nothing was changed in .swamp.yaml: the local datastore is still the one in use. Run 'swamp datastore setup s3' again")
+        }
         var config = workspace.config
         config.datastore = spec
         try AtomicFile.write(Data(config.yaml().utf8), to: "\(workspace.repoDir)/\(RepositoryConfig.fileName)")
