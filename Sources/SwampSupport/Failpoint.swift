@@ -11,6 +11,8 @@ import Foundation
 /// | name | where |
 /// |---|---|
 /// | `data.after-metadata` | a new version's `metadata.yaml` is written, its `raw` is not |
+/// | `data.after-raw` | a version written from a file: its `raw` is in place, its writer's record not appended |
+/// | `data.after-record` | the same, its writer's record appended; `latest` and the catalog not updated |
 /// | `push.after-commit` | a push's index commit is written, the cache has not recorded it |
 /// | `renumber.after-raw` | a renumbering linked the new `raw`, its metadata is not written |
 public enum Failpoint {

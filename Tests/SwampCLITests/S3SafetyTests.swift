@@ -281,6 +281,34 @@ struct S3SafetyTests {
         _ = try await team.verifyConsistency()
     }
 
+    /// A writer killed right after a version's `raw` is in place (no writer's record yet), or right
+    /// after its record is appended (`latest` and the catalog not updated): its next sync commits
+    /// the version whole (hashing the file, or taking the record, which the upload checks), and a
+    /// teammate reads the bytes A has.
+    @Test func aWriterKilledAroundItsRecordLosesNothing() async throws {
+        let team = S3Team()
+        defer { team.remove() }
+        // 2 MiB: streamed, checked against its hash as it is sent.
+        let (a, b) = try await team.start(models: ["m"], scripts: ["m": "head -c 2097152 /dev/urandom"])
+        let cache = try #require(try await a.run(["datastore", "status", "--json"]).json()["cachePath"] as? String)
+        let hex = try Regex(#"/raw\t[0-9a-f]{64} "#)
+        for (version, failpoint) in [(1, "data.after-raw"), (2, "data.after-record")] {
+            let crashed = try await a.run(["model", "method", "run", "m", "execute"], environment: ["SWAMP_FAILPOINT": failpoint])
+            #expect(crashed.status == 9, "\(failpoint): \(crashed.stderr)")
+            let logs = try FileManager.default.contentsOfDirectory(atPath: "\(cache)/.swamp-sync/dirty").filter { $0.hasSuffix(".log") }
+            let recorded = try logs.contains { try String(contentsOfFile: "\(cache)/.swamp-sync/dirty/\($0)", encoding: .utf8).contains(hex) }
+            #expect(recorded == (failpoint == "data.after-record"), "\(failpoint): the writer's record appended only after the raw")
+            let sync = try await a.run(["datastore", "sync"])
+            #expect(sync.status == 0, "\(failpoint): \(sync.stderr)")
+            #expect(try await a.versions("m") == Array(1...version), "\(failpoint)")
+            let mine = try #require(try await a.content("m", version: version))
+            #expect(mine.count == 2_097_152)
+            #expect(try await b.run(["datastore", "sync", "--pull"]).status == 0)
+            #expect(try await b.content("m", version: version) == mine, "\(failpoint): the teammate reads A's bytes")
+        }
+        _ = try await team.verifyConsistency()
+    }
+
     /// A dies after its commit, before recording it; B runs; A syncs: A's `latest` is not lower
     /// than B's, and nothing is renumbered (A's commit is adopted as A's).
     @Test func aWriterKilledAfterItsCommitNeverMovesLatestBack() async throws {

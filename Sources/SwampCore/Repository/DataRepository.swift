@@ -79,6 +79,7 @@ public final class DataRepository: Sendable {
         let rawRel = DatastoreLayout.rawRel(ref, name, version)
         try sync.markDirty(rawRel)
         try AtomicFile.move(source, to: layout.absolute(rawRel))
+        Failpoint.hit("data.after-raw")
         // The file in place is the one just hashed (moved by a rename: the same inode, size and
         // mtime as before the hash; a process still writing to it would have changed them), so
         // its push need not read it again to hash it.
@@ -92,6 +93,7 @@ public final class DataRepository: Sendable {
             // the record may name the changed file. A plain mark withdraws it.
             if !unchanged() { try sync.markDirty(rawRel) }
         }
+        Failpoint.hit("data.after-record")
         if (try latestVersion(ref, name) ?? 0) < version {
             try writeFile(Data("\(version)\n".utf8), rel: DatastoreLayout.latestRel(ref, name))
         }
