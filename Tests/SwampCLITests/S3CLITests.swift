@@ -95,13 +95,7 @@ struct S3CLITests {
     @Test func setupLinksTheLocalFilesIntoTheCache() async throws {
         let team = Team()
         defer { team.remove() }
-        try await Team.createBucket(team.client)
-        let a = team.cli("a")
-        try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
-        try #require(try await a.run(["repo", "init"]).status == 0)
-        try #require(try await a.run(["model", "create", "command/shell", "m", "--set", "run=printf local-$$"]).status == 0)
-        try #require(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
-        let local = try #require(try await a.run(["datastore", "status", "--json"]).json()["path"] as? String)
+        let (a, local) = try await team.localRepository("a", script: "printf local-$$")
         let before = try await a.run(["data", "get", "m", "result"]).stdout
         let setup = try await a.run(["datastore", "setup", "s3", "--config", team.configJSON])
         try #require(setup.status == 0, "\(setup.stderr)")
@@ -133,14 +127,8 @@ struct S3CLITests {
     @Test func setupTakesEachVersionsHashFromItsMetadataAndNeverCommitsALie() async throws {
         let team = Team()
         defer { team.remove() }
-        try await Team.createBucket(team.client)
-        let a = team.cli("a")
-        try FileManager.default.createDirectory(atPath: a.repo, withIntermediateDirectories: true)
-        try #require(try await a.run(["repo", "init"]).status == 0)
         // 2 MiB: streamed, as every file from 1 MiB is (the smaller ones are read whole to be sent).
-        try #require(try await a.run(["model", "create", "command/shell", "m", "--set", "run=head -c 2097152 /dev/urandom"]).status == 0)
-        try #require(try await a.run(["model", "method", "run", "m", "execute"]).status == 0)
-        let local = try #require(try await a.run(["datastore", "status", "--json"]).json()["path"] as? String)
+        let (a, local) = try await team.localRepository("a", script: "head -c 2097152 /dev/urandom")
         let raw = try #require(DatastoreMigration.tierFiles(under: local).first { $0.hasSuffix("/raw") })
         let handle = try #require(FileHandle(forUpdatingAtPath: "\(local)/\(raw)"))
         try handle.seek(toOffset: 1000)

@@ -64,6 +64,18 @@ struct S3Team {
 
     func remove() { try? FileManager.default.removeItem(atPath: root) }
 
+    /// The bucket made, and repository `user` on its filesystem datastore with one model `m`
+    /// running `script`, run once; with that datastore's path.
+    func localRepository(_ user: String, script: String) async throws -> (CLI, String) {
+        try await Self.createBucket(client)
+        let cli = cli(user)
+        try FileManager.default.createDirectory(atPath: cli.repo, withIntermediateDirectories: true)
+        try #require(try await cli.run(["repo", "init"]).status == 0)
+        try #require(try await cli.run(["model", "create", "command/shell", "m", "--set", "run=\(script)"]).status == 0)
+        try #require(try await cli.run(["model", "method", "run", "m", "execute"]).status == 0)
+        return (cli, try #require(try await cli.run(["datastore", "status", "--json"]).json()["path"] as? String))
+    }
+
     /// Checks the index against the objects: every live entry has its object (same size),
     /// every object is indexed, and the meta's ring is contiguous up to its seq.
     func verifyConsistency() async throws -> (seq: Int, entries: Int) {
