@@ -257,14 +257,10 @@ def main():
                 # the server's next gigabytes cost it: pushed right after such a write, a 1 GiB
                 # upload's completion took moto 5.6 s against 2.9 s after none (docs/benchmarks.md).
                 fresh = f"{work}/fresh"
-                if os.path.isdir(data):
-                    shutil.copytree(data, fresh)
-                else:
-                    shutil.copy(data, fresh)
+                copy, remove = (shutil.copytree, shutil.rmtree) if os.path.isdir(data) else (shutil.copy, os.remove)
+                copy(data, fresh)
                 samples["aws push"].append(timed(aws + aws_up(fresh, other), env))
-                shutil.rmtree(fresh, ignore_errors=True)
-                if os.path.exists(fresh):
-                    os.remove(fresh)
+                remove(fresh)
                 samples["aws pull"].append(timed(aws + aws_down(other, target), env))
 
             # The tools take turns going first: neither always finds the server fresher.
