@@ -137,7 +137,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SwampCoreTests",
-            dependencies: ["SwampContracts", "SwampSupport", "SwampCore", "SwampTesting"],
+            dependencies: [
+                "SwampContracts", "SwampSupport", "SwampCore", "SwampTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

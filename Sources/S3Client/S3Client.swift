@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import SwampContracts
 import Synchronization
 
 /// A small S3 client: signed GET/HEAD/PUT/DELETE and `ListObjectsV2`, with
@@ -428,11 +429,5 @@ public final class S3Client: Sendable {
 
 /// RFC 7231 dates (`Date`, `Last-Modified`).
 enum HTTPDate {
-    static func parse(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text)
-    }
+    static func parse(_ text: String) -> Date? { UTCTime.parseHTTPDate(text) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SwampContracts
 
 /// Reads the small XML documents S3 returns: errors, listings, multipart results, STS answers.
 enum S3XML {
@@ -286,8 +287,5 @@ public struct S3ObjectSummary: Sendable, Equatable {
 
 /// The ISO-8601 timestamps of S3 listings (`2026-11-26T14:01:02.000Z`).
 enum ISO8601Timestamp {
-    static func parse(_ text: String) -> Date? {
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
-        return try? Date.ISO8601FormatStyle().parse(text)
-    }
+    static func parse(_ text: String) -> Date? { UTCTime.parseISO8601(text) }
 }

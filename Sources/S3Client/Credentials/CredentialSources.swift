@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SwampContracts
 
 #if canImport(Glibc)
     import Glibc
@@ -312,7 +313,7 @@ struct SSOCredentials: CredentialProvider {
         }
         guard expiresAt > now() else {
             throw CredentialError(
-                source: source, message: "the SSO login expired at \(ISO8601DateFormatter().string(from: expiresAt))", remedy: login)
+                source: source, message: "the SSO login expired at \(UTCTime.iso8601(expiresAt, milliseconds: false))", remedy: login)
         }
         let query = "role_name=\(SigV4Signer.encode(roleName))&account_id=\(SigV4Signer.encode(accountId))"
         let answer: CredentialHTTP.Answer

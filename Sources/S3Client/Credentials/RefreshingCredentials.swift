@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwampContracts
 import Synchronization
 
 /// Credentials fetched once and kept — fetched again shortly before temporary ones expire,
@@ -127,7 +128,7 @@ public final class RefreshingCredentials: Sendable {
         if let expiration = credentials.expiration, expiration <= fetchedAt {
             throw CredentialError(
                 source: provider.source,
-                message: "the credentials it gave had already expired (at \(ISO8601DateFormatter().string(from: expiration)))",
+                message: "the credentials it gave had already expired (at \(UTCTime.iso8601(expiration, milliseconds: false)))",
                 remedy: "check what the source returns, and this machine's clock")
         }
         state.withLock { state in
@@ -140,7 +141,7 @@ public final class RefreshingCredentials: Sendable {
             "credentials ready",
             metadata: [
                 "source": "\(credentials.source)", "key": "\(credentials.maskedKeyId)",
-                "expires": "\(credentials.expiration.map { ISO8601DateFormatter().string(from: $0) } ?? "never")",
+                "expires": "\(credentials.expiration.map { UTCTime.iso8601($0, milliseconds: false) } ?? "never")",
             ])
         return credentials
     }

@@ -162,7 +162,7 @@ public struct S3Verifier: DatastoreVerifier {
         if let credentials = client.credentials.current {
             details["credentials"] = credentials.source
             details["credentialsKey"] = credentials.maskedKeyId
-            if let expiration = credentials.expiration { details["credentialsExpire"] = ISO8601DateFormatter().string(from: expiration) }
+            if let expiration = credentials.expiration { details["credentialsExpire"] = UTCTime.iso8601(expiration, milliseconds: false) }
         }
         return details
     }

@@ -34,12 +34,7 @@ extension JSONDecoder {
 
 /// ISO-8601 with fractional seconds, the date form of lock files.
 public enum LockDates {
-    public static func format(_ date: Date) -> String {
-        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
-    }
+    public static func format(_ date: Date) -> String { UTCTime.iso8601(date) }
 
-    public static func parse(_ text: String) -> Date? {
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
-        return try? Date.ISO8601FormatStyle().parse(text)
-    }
+    public static func parse(_ text: String) -> Date? { UTCTime.parseISO8601(text) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SwampContracts
 
 /// One row of the catalog's `dataItem` table: one version of one data item.
 struct CatalogRow: Codable, FetchableRecord, PersistableRecord {
@@ -34,5 +35,29 @@ struct CatalogRow: Codable, FetchableRecord, PersistableRecord {
 
     func metadata() throws -> DataMetadata {
         try JSONDecoder().decode(DataMetadata.self, from: metadataJSON)
+    }
+
+    /// `createdAt` as GRDB stores a date (`2026-11-26 14:01:02.123`, UTC), without GRDB's
+    /// `DateFormatter` and `Calendar`: on Linux they load ICU's time zone data, ~1 MiB of a
+    /// command's memory (``UTCTime``).
+    static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {
+        .custom { date in
+            var text = UTCTime.iso8601(date)
+            text.removeLast()
+            return text.replacingOccurrences(of: "T", with: " ")
+        }
+    }
+
+    /// Reads what ``databaseDateEncodingStrategy(for:)`` writes (and a number of seconds since
+    /// 1970, as GRDB would).
+    static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy {
+        .custom { value in
+            switch value.storage {
+            case .string(let text): UTCTime.parseISO8601(text + "Z")
+            case .int64(let seconds): Date(timeIntervalSince1970: Double(seconds))
+            case .double(let seconds): Date(timeIntervalSince1970: seconds)
+            case .null, .blob: nil
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ public struct ModelDefinition: Sendable, Codable, Hashable {
     public var type: String
     /// Type-specific arguments (e.g. `run` for `command/shell`).
     public var arguments: [String: String]
-    public var createdAt: Date
+    @YAMLTimestamp public var createdAt: Date
 
     public init(id: String, name: String, type: String, arguments: [String: String], createdAt: Date) {
         self.id = id

@@ -13,7 +13,7 @@ public struct DataMetadata: Hashable, Sendable, Codable {
     public var size: Int64
     /// Lower-case hex SHA-256 of the content.
     public var sha256: String
-    public var createdAt: Date
+    @YAMLTimestamp public var createdAt: Date
     public var tags: [String: String]
     /// The garbage-collection policy: `keep` (default; old versions collected by `data gc`) or `ephemeral`.
     public var lifetime: String

@@ -1,4 +1,5 @@
 import Foundation
+import SwampContracts
 
 /// The record of one method run, stored under `outputs/{typeDir}/{modelId}/`.
 public struct OutputRecord: Sendable, Codable, Equatable {
@@ -21,8 +22,8 @@ public struct OutputRecord: Sendable, Codable, Equatable {
     public var modelId: String
     public var modelType: String
     public var method: String
-    public var startedAt: Date
-    public var finishedAt: Date
+    @YAMLTimestamp public var startedAt: Date
+    @YAMLTimestamp public var finishedAt: Date
     /// `succeeded` or `failed`.
     public var status: String
     public var exitStatus: Int32?
@@ -31,13 +32,5 @@ public struct OutputRecord: Sendable, Codable, Equatable {
     public var data: [WrittenData]
 
     /// `20261126T140102.123Z`: sortable, and safe in a file name.
-    static func timestamp(_ date: Date) -> String {
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        let seconds = Date(timeIntervalSince1970: Double(millis / 1000))
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
-        return "\(formatter.string(from: seconds)).\(String(format: "%03d", Int(millis % 1000)))Z"
-    }
+    static func timestamp(_ date: Date) -> String { UTCTime.compact(date) }
 }

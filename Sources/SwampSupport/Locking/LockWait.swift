@@ -46,7 +46,7 @@ public enum LockMessages {
 
     /// The error thrown when waiting for `key` ran out.
     public static func timeout(_ key: LockKey, holder: LockInfo?, waited: Duration) -> LockError {
-        let who = holder.map { "held by \($0.holderDescription) since \(ISO8601DateFormatter().string(from: $0.acquiredAt))" } ?? "held"
+        let who = holder.map { "held by \($0.holderDescription) since \(UTCTime.iso8601($0.acquiredAt, milliseconds: false))" } ?? "held"
         return LockError(
             .timeout, key: key,
             message: """
