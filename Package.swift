@@ -23,6 +23,10 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 /// symbols in a 3 MB dynamic symbol table that the loader's lookups read most of at every start
 /// (2.4 MB resident); nothing looks them up (the runtime registers its metadata sections itself, and a crash's backtrace
 /// reads the symbol table, `.symtab`, which stays).
+/// The C++ runtime, SQLite and zlib are linked in too, from `.build/static-libs`, where
+/// scripts/release.sh links their static archives when they are installed (the link falls back
+/// to the shared libraries otherwise): loading and relocating the three libraries cost each
+/// command ~2 MiB of resident memory (`libstdc++` alone ~1.4 MiB, most of it symbol tables).
 let staticRelease = BuildSettingCondition.when(platforms: [.linux], configuration: .release)
 let executable: [SwiftSetting] = strict + [.unsafeFlags(["-static-stdlib"], staticRelease)]
 let symbolOrder = "\(Context.packageDirectory)/scripts/symbol-order.txt"
@@ -31,7 +35,7 @@ let selfContained: [LinkerSetting] = [
         [
             "-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
             "-Xlinker", "--symbol-ordering-file=\(symbolOrder)", "-Xlinker", "--no-warn-symbol-ordering",
-            "-Xlinker", "--no-export-dynamic",
+            "-Xlinker", "--no-export-dynamic", "-L", "\(Context.packageDirectory)/.build/static-libs",
         ], staticRelease)
 ]
 

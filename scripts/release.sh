@@ -22,5 +22,16 @@ if [ -d "$bin" ] && [ ! -e "$bin/.function-sections" ]; then
   echo "release.sh: $bin was built without a section per function; building it again, whole" >&2
   rm -rf "$bin"
 fi
+# The C++ runtime, SQLite and zlib are linked in rather than loaded at start, when their static
+# archives are installed (Debian's libstdc++-dev, libsqlite3-dev and zlib1g-dev ship them): the
+# release link searches .build/static-libs first (Package.swift), and finds the archives here.
+# Without one, the link finds the shared library, as a plain `swift build -c release` does.
+static_libs=.build/static-libs
+mkdir -p "$static_libs"
+clang="$(dirname "$(readlink -f "$(command -v swift)")")/clang"
+for archive in libstdc++.a libsqlite3.a libz.a; do
+  found=$("$clang" -print-file-name="$archive" 2>/dev/null || true)
+  if [ -f "$found" ]; then ln -sfn "$found" "$static_libs/$archive"; else rm -f "$static_libs/$archive"; fi
+done
 swift build "${flags[@]}"
 touch "$bin/.function-sections"
