@@ -5,27 +5,33 @@
 # The functions each command runs are kept together (scripts/symbol-order.py says how), so a
 # command touches a few MiB of code pages instead of ~10 MiB scattered over 26 (each page fault
 # maps the 64 KiB around it): it peaks lower and starts with fewer faults (docs/benchmarks.md).
-# The names are found by running the commands below under valgrind's callgrind: the filesystem
+# The link map (`--Map`) says which input sections the functions are in: a section is what the
+# linker moves, and some of the toolchain's hold thousands of functions. The names are found by
+# running the commands below under valgrind's callgrind: the filesystem
 # flow, and on the test S3 server a setup, a teammate's pull, model runs that push, a multipart
 # upload and a ranged download (with 5 MiB thresholds), a lazy cache's hydration, status and
 # verify. The file only orders: a name it lists that no longer exists is skipped, a function it
 # does not list is laid out after the others, so a stale file costs memory, never correctness.
 # SwiftPM does not relink when only the file changed: the script removes the binary and links
-# again. Run it after large changes; ~5 min.
+# again. Run it after large changes; ~2 min.
 set -euo pipefail
 export AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 cd "$(dirname "$0")/.."
 root=$(pwd)
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
-bash scripts/release.sh >&2
 bin=$(bash scripts/release.sh --show-bin-path)
 work=$(mktemp -d "${TMPDIR:-/tmp}/swamp-symbol-order.XXXXXX")
 source scripts/s3-server.sh
 trap 'stop_s3_servers; rm -rf "$work"' EXIT
+# Linked again for its map: which input sections `.text` is made of, and the functions in each.
+rm -f "$bin/swamp"
+bash scripts/release.sh -Xlinker --Map="$work/swamp.map" -Xlinker --no-demangle >&2
 # valgrind 3.19 cannot read this toolchain's debug information: profile a copy without it.
 objcopy --strip-debug "$bin/swamp" "$work/swamp"
 swamp() {  # runs one command under callgrind, in the current directory (a profile per process)
-  valgrind --tool=callgrind --demangle=no -q --callgrind-out-file="$work/%p.cg" "$work/swamp" "$@"
+  local profiles=$(($(cat "$work/profiles" 2>/dev/null || echo 0) + 1))
+  echo "$profiles" > "$work/profiles"
+  valgrind --tool=callgrind --demangle=no -q --callgrind-out-file="$work/$(printf %02d "$profiles")-${1:-}-${2:-}.%p.cg" "$work/swamp" "$@"
 }
 export SWAMP_HOME="$work/home-a"
 mkdir -p "$work/a" "$work/b" "$work/c" && cd "$work/a"
@@ -63,12 +69,7 @@ swamp datastore setup s3 --config "$config" --hydration-strategy lazy >/dev/null
 swamp data get large result | cmp - "$work/large"
 swamp model method run hello execute >/dev/null
 cd "$root"
-# The functions that share a `.text` section with others, in the toolchain's static libraries and
-# in the package's objects (a C or assembly file's, say).
-{ objdump -t "$(dirname "$(readlink -f "$(command -v swift)")")"/../lib/swift_static/linux/*.a 2>/dev/null
-  find "$bin/" -path '*.build/*.o' -print0 | xargs -0 objdump -t 2>/dev/null; } \
-  | awk '$3 == ".text" || $4 == ".text" { print $NF }' | sort -u > "$work/shared.txt"
-python3 scripts/symbol-order.py "$work/swamp" "$work/shared.txt" "$work"/*.cg > scripts/symbol-order.txt
-echo "scripts/symbol-order.txt: $(wc -l < scripts/symbol-order.txt) functions from $(ls "$work"/*.cg | wc -l) commands" >&2
+python3 scripts/symbol-order.py "$work/swamp" "$work/swamp.map" "$work"/*.cg > scripts/symbol-order.txt
+echo "scripts/symbol-order.txt: $(wc -l < scripts/symbol-order.txt) sections from $(ls "$work"/*.cg | wc -l) commands" >&2
 rm -f "$bin/swamp"
 bash scripts/release.sh >&2
