@@ -71,8 +71,8 @@ extension S3SyncService {
             var whole = SHA256()
             let file: ReadOnlyFile?
             do {
-                // 1 MiB at a time: this buffer lives beside the parts in flight (the plan's 4 MiB does not).
-                file = planned == nil ? try ReadOnlyFile(absolute, chunk: 1 << 20) : nil
+                // 256 KiB at a time: this buffer lives beside the parts in flight (the plan's 4 MiB does not).
+                file = planned == nil ? try ReadOnlyFile(absolute, chunk: 256 << 10) : nil
             } catch let error as FileSystemError {
                 throw LocalFileError(path: absolute, message: "cannot be read (\(error))")
             }
