@@ -3,10 +3,10 @@
 
 Usage: symbol-order.py BINARY MAP FILE.cg... > symbol-order.txt
 
-Each FILE.cg is one command's profile. A function's instructions are counted per command from
-callgrind's compressed names (`fn=(id) name`, then `fn=(id)`): its own lines, not the ones
-under `calls=` (its callees' inclusive costs), where its object (`ob=`) is BINARY. Names that
-BINARY does not define as functions (callgrind's `0x…` for code without a symbol) are left out.
+Each FILE.cg is one command's profile of BINARY, taken with `--dump-instr=yes
+--compress-pos=no`: what ran is found by the addresses of the instructions, each in the
+section of MAP that holds it (names would not do: a module's copy of a specialization can have
+the name of one in the standard library, and every module has an `objectdestroyTm`).
 
 The linker moves input sections, not functions: MAP is the link map of BINARY (`--Map`,
 `--no-demangle`), which lists every input section of `.text` with its size, alignment and the
@@ -14,7 +14,8 @@ functions in it. Most hold one function (the release build compiles every module
 section per function), but the toolchain's static libraries hold some large ones: the
 standard library's `Swift.o` is one 1.5 MiB section of 12 000 functions. A section is the
 unit laid out; it is listed by one name that no other section defines (listing a name moves
-every section that defines it), and left out when it has none.
+every section that defines it), or else by one whose other sections are listed too or are small
+single functions, and left out when it has neither.
 
 The order keeps each command's code together. The kernel maps a file's pages in aligned 64 KiB
 windows around each fault (fault-around), so a command's resident code is the number of
@@ -25,6 +26,7 @@ membership), hottest first within a group. The priority list is chosen greedily:
 the command whose turn next leaves the fewest windows touched, summed over all commands, laid
 out with the sections' sizes and alignments.
 """
+import bisect
 import collections
 import re
 import sys
@@ -34,29 +36,34 @@ WINDOW = 16  # log2 of the fault-around window, 64 KiB
 
 
 def profile(path, binary):
-    """Instructions per function of `binary` in one callgrind output."""
+    """Instructions per address of `binary` in one callgrind output (`--dump-instr=yes
+    --compress-pos=no`: every cost line starts with its instruction's address): its functions'
+    own lines, not the ones after `calls=` (a callee's inclusive cost)."""
     cost = collections.Counter()
-    objects, functions = {}, {}
-    current_object = current_function = None
+    objects = {}
+    current_object = None
+    positions = 1
     after_calls = False
     with open(path, errors="replace") as lines:
         for line in lines:
+            if line.startswith("positions:"):
+                positions = len(line.split()) - 1
+                continue
             match = LINE.match(line.rstrip("\n"))
             if match:
                 kind, ident, name = match.groups()
-                table = objects if kind.endswith("ob") else functions
-                if name is not None:
-                    table[ident] = name
                 if kind == "ob":
+                    if name is not None:
+                        objects[ident] = name
                     current_object = objects.get(ident)
-                elif kind == "fn":
-                    current_function = functions.get(ident)
+                elif kind == "cob" and name is not None:
+                    objects[ident] = name
                 continue
-            if line[:1].isdigit() or line[:1] in "+-*":
+            if line.startswith("0x"):
                 fields = line.split()
-                if not after_calls and len(fields) >= 2 and current_function and (current_object or "").endswith(binary):
+                if not after_calls and len(fields) > positions and (current_object or "").endswith(binary):
                     try:
-                        cost[re.sub(r"'\d+$", "", current_function)] += int(fields[1])
+                        cost[int(fields[0], 16)] += int(fields[positions])
                     except ValueError:
                         pass
                 after_calls = False
@@ -107,20 +114,28 @@ def main():
     for index, section in enumerate(units):
         for name, offset, size in section.functions:
             defining[name].append((index, offset, size))
-    # What each command ran, per section: the spans of its functions there.
+    # What each command ran, per section: the spans of its functions there, found by address
+    # (a name can be several functions: a module's copy of a specialization the standard
+    # library's `Swift.o` holds too, or one `objectdestroyTm` per module).
+    starts = [section.address for section in units]
     spans = collections.defaultdict(lambda: collections.defaultdict(set))  # section -> command -> spans
     total = collections.Counter()
     for command, path in enumerate(paths):
-        for name, instructions in profile(path, binary.rsplit("/", 1)[-1]).items():
-            places = defining.get(name, [])
-            # A name several sections define: counted in each, when each holds that function
-            # alone (`objectdestroyTm`, one per module); otherwise which one ran is unknown.
-            if len(places) > 1 and any(len(units[index].functions) > 1 for index, _, _ in places):
+        for address, instructions in profile(path, binary.rsplit("/", 1)[-1]).items():
+            index = bisect.bisect_right(starts, address) - 1
+            if index < 0 or address >= units[index].address + units[index].size:
                 continue
-            for index, offset, size in places:
-                spans[index][command].add((offset, size))
-                total[index] += instructions
-    ran = {index: set(by_command) for index, by_command in spans.items()}
+            section = units[index]
+            offsets = [offset for _, offset, _ in section.functions]
+            at = bisect.bisect_right(offsets, address - section.address) - 1
+            if at < 0:
+                spans[index][command].add((address - section.address, 1))
+            else:
+                spans[index][command].add(tuple(section.functions[at][1:]))
+            total[index] += instructions
+    # A section without a name (`.text..L…`: the compiler's unnamed functions) cannot be listed;
+    # scripts/text-layout.ld puts them all first.
+    ran = {index: set(by_command) for index, by_command in spans.items() if units[index].functions}
 
     def layout(priority):
         return sorted(ran, key=lambda index: (tuple(command not in ran[index] for command in priority), -total[index], index))
@@ -146,12 +161,16 @@ def main():
         priority.append(best)
         rest.remove(best)
     order = layout(priority)
+    # Each section by a name no other section defines, or else by one that only moves
+    # sections that are listed too or are single small functions.
     listed = 0
     for index in order:
         names = [name for name, _, _ in units[index].functions]
         unique = next((name for name in names if len(defining[name]) == 1), None)
-        if unique is None and len(names) == 1 and all(len(units[other].functions) == 1 for other, _, _ in defining[names[0]]):
-            unique = names[0]
+        if unique is None:
+            unique = next((name for name in names if all(
+                other in ran or (len(units[other].functions) == 1 and units[other].size <= 4096)
+                for other, _, _ in defining[name])), None)
         if unique is not None:
             print(unique)
             listed += 1

@@ -8,8 +8,8 @@
 # The link map (`--Map`) says which input sections the functions are in: a section is what the
 # linker moves, and some of the toolchain's hold thousands of functions. The names are found by
 # running the commands below under valgrind's callgrind: the filesystem
-# flow, and on the test S3 server a setup, a teammate's pull, model runs that push, a multipart
-# upload and a ranged download (with 5 MiB thresholds), a lazy cache's hydration, status and
+# flow, and on the test S3 server a setup, a teammate's pull, model runs that push, a streamed
+# and a multipart upload and a ranged download (with 5 MiB thresholds), a lazy cache's hydration, status and
 # verify. The file only orders: a name it lists that no longer exists is skipped, a function it
 # does not list is laid out after the others, so a stale file costs memory, never correctness.
 # SwiftPM does not relink when only the file changed: the script removes the binary and links
@@ -31,17 +31,27 @@ objcopy --strip-debug "$bin/swamp" "$work/swamp"
 swamp() {  # runs one command under callgrind, in the current directory (a profile per process)
   local profiles=$(($(cat "$work/profiles" 2>/dev/null || echo 0) + 1))
   echo "$profiles" > "$work/profiles"
-  valgrind --tool=callgrind --demangle=no -q --callgrind-out-file="$work/$(printf %02d "$profiles")-${1:-}-${2:-}.%p.cg" "$work/swamp" "$@"
+  valgrind --tool=callgrind --dump-instr=yes --compress-pos=no -q --callgrind-out-file="$work/$(printf %02d "$profiles")-${1:-}-${2:-}.%p.cg" "$work/swamp" "$@"
 }
 export SWAMP_HOME="$work/home-a"
 mkdir -p "$work/a" "$work/b" "$work/c" && cd "$work/a"
 head -c $((12 << 20)) /dev/urandom > "$work/large"
+head -c $((2 << 20)) /dev/urandom > "$work/medium"  # a streamed upload: 1 MiB up to the multipart threshold
 swamp --version >/dev/null
 swamp --help >/dev/null
 swamp repo init >/dev/null
 swamp model create command/shell hello --set 'run=echo hello' >/dev/null
 swamp model create command/shell large --set "run=cat '$work/large'" >/dev/null
+swamp model create command/shell medium --set "run=cat '$work/medium'" >/dev/null
 swamp model method run hello execute >/dev/null
+swamp model method run medium execute >/dev/null
+# Many files, as a team's repository has (sorting, concurrency and dictionaries take other paths
+# with 20 than with 3): written without the profiler.
+for model in $(seq 1 20); do
+  head -c $((1 << 20)) /dev/urandom > "$work/many-$model"
+  "$work/swamp" model create command/shell "many-$model" --set "run=cat '$work/many-$model'" >/dev/null
+  "$work/swamp" model method run "many-$model" execute >/dev/null
+done
 swamp model method run large execute --json >/dev/null
 swamp model list >/dev/null
 swamp data list --json >/dev/null
@@ -60,6 +70,7 @@ export SWAMP_HOME="$work/home-b"
 swamp datastore sync --pull >/dev/null
 swamp data get large result | cmp - "$work/large"
 swamp model method run large execute --json >/dev/null
+swamp model method run medium execute >/dev/null
 swamp datastore sync >/dev/null
 swamp datastore status --json >/dev/null
 swamp datastore verify >/dev/null

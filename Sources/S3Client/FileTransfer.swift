@@ -50,7 +50,7 @@ struct FileSliceBody: AsyncSequence, Sendable {
     let slice: FileSlice
     var bound = WriteBound.process
     /// Bytes read per chunk.
-    static let chunkBytes = 64 << 10
+    static let chunkBytes = 32 << 10
     /// Chunks handed to the HTTP client that it may not have written to the socket yet, at
     /// most. The client takes chunks without waiting for their writes until its connection
     /// reports itself full, which reaches the producer late: a body read from the page cache got
