@@ -29,6 +29,10 @@ if [ "$mode" = network ] && ! command -v rclone >/dev/null; then
   echo "installing rclone (Debian package) for the comparison" >&2
   { apt-get update -qq && apt-get install -y -qq rclone; } >/dev/null
 fi
+if [ "$mode" = large ] && [ ! -x /usr/bin/time ]; then
+  echo "installing GNU time (Debian package): it takes each command's peak memory" >&2
+  { apt-get update -qq && apt-get install -y -qq time; } >/dev/null
+fi
 if { [ "$mode" = network ] || [ "$mode" = large ]; } && ! command -v aws >/dev/null; then
   echo "installing the AWS CLI (pip) for the comparison" >&2
   pip install --quiet awscli >&2
