@@ -75,8 +75,11 @@ def timed(command, env, cwd=None, stdout=subprocess.DEVNULL):
     another tool's download) is not written back during this command and charged to it."""
     os.sync()
     served = server_cpu()
-    peak_file = tempfile.NamedTemporaryFile(prefix="swamp-bench-peak-", delete=False)
-    peak_file.close()
+    with tempfile.NamedTemporaryFile(prefix="swamp-bench-peak-", mode="r") as peak_file:
+        return _timed(command, env, cwd, stdout, served, peak_file)
+
+
+def _timed(command, env, cwd, stdout, served, peak_file):
     started = time.monotonic()
     process = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", peak_file.name, *command], env=env, cwd=cwd,
                                stdout=stdout, stderr=subprocess.PIPE)
@@ -111,11 +114,11 @@ def timed(command, env, cwd=None, stdout=subprocess.DEVNULL):
     done.set()
     sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
+    # time writes the peak there, after "Command exited with non-zero status N" when it failed.
+    report = peak_file.read()
     if process.returncode != 0:
-        sys.exit(f"failed ({process.returncode}): {' '.join(command)}\n{errors.decode()[-2000:]}")
-    with open(peak_file.name) as peak:
-        resident = int(peak.read().split()[-1])
-    os.remove(peak_file.name)
+        sys.exit(f"failed ({report.strip()}): {' '.join(command)}\n{errors.decode()[-2000:]}")
+    resident = int(report.split()[-1])
     # time's rusage includes its child's: the command's CPU (time's own is ~1 ms).
     return seconds, resident, anon[0], server_cpu() - served, usage.ru_utime + usage.ru_stime
 

@@ -29,9 +29,13 @@ fi
 static_libs=.build/static-libs
 mkdir -p "$static_libs"
 clang="$(dirname "$(readlink -f "$(command -v swift)")")/clang"
+missing=()
 for archive in libstdc++.a libsqlite3.a libz.a; do
   found=$("$clang" -print-file-name="$archive" 2>/dev/null || true)
-  if [ -f "$found" ]; then ln -sfn "$found" "$static_libs/$archive"; else rm -f "$static_libs/$archive"; fi
+  if [ -f "$found" ]; then ln -sfn "$found" "$static_libs/$archive"; else rm -f "$static_libs/$archive"; missing+=("$archive"); fi
 done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "release.sh: no ${missing[*]} found (by $clang): the binary loads the shared libraries instead" >&2
+fi
 swift build "${flags[@]}"
 touch "$bin/.function-sections"

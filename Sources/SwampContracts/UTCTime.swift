@@ -33,7 +33,9 @@ public enum UTCTime {
     public static func nanoseconds(_ date: Date) -> String {
         // The fraction is rounded from the seconds since 2001, as Yams does, so that a date
         // reads back as the same text.
-        let sinceReference = date.timeIntervalSinceReferenceDate
+        // Years 1 to 9999, as ``Fields`` clamps them (a clock outside them is never a crash).
+        let raw = date.timeIntervalSinceReferenceDate
+        let sinceReference = raw.isNaN ? 0 : min(max(raw, -63_113_904_000), 252_423_993_599)
         var whole = sinceReference.rounded(.down)
         var nanos = Int(((sinceReference - whole) * 1_000_000_000).rounded())
         if nanos >= 1_000_000_000 {
@@ -65,34 +67,39 @@ public enum UTCTime {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Reads `YYYY-MM-DDTHH:MM:SS`, with an optional fraction of any length, and `Z` or an offset
-    /// (`+01:00`, `+0100`, `+01`); `t`, `z` and a space for `T` are accepted too. Nil for
-    /// anything else, an impossible date (February 30th) included.
+    /// Reads `YYYY-MM-DDTHH:MM:SS`, with an optional fraction of any length (to the nanosecond:
+    /// digits beyond are dropped), and `Z`, `UTC`, `GMT` or an offset (`+01:00`, `+0100`, `+01`,
+    /// then perhaps the zone's name, as Go writes it); `t`, `z`, any case of the names, a space
+    /// for `T` and spaces before the zone are accepted too, and whitespace after it all. Nil for anything else, an impossible date (February 30th) included. The date is the
+    /// one Yams and Foundation read from the same text, to the last bit: the fraction is added
+    /// to the seconds since 2001, as a `Date` holds them.
     public static func parseISO8601(_ text: String) -> Date? {
         var scanner = Scanner(text)
-        guard let year = scanner.number(4), scanner.skip("-"), let month = scanner.number(2), scanner.skip("-"),
+        guard let year = scanner.number(4), scanner.skip(anyOf: "-"), let month = scanner.number(2), scanner.skip(anyOf: "-"),
             let day = scanner.number(2), scanner.skip(anyOf: "Tt "),
-            let hour = scanner.number(2), scanner.skip(":"), let minute = scanner.number(2), scanner.skip(":"),
+            let hour = scanner.number(2), scanner.skip(anyOf: ":"), let minute = scanner.number(2), scanner.skip(anyOf: ":"),
             let second = scanner.number(2)
         else { return nil }
-        var fraction = 0.0
+        var nanos = 0
         if scanner.skip(anyOf: ".,") {
-            var scale = 0.1
-            var any = false
+            var digits = 0
             while let digit = scanner.digit() {
-                fraction += Double(digit) * scale
-                scale /= 10
-                any = true
+                if digits < 9 { nanos = nanos * 10 + digit }
+                digits += 1
             }
-            guard any else { return nil }
+            guard digits > 0 else { return nil }
+            for _ in digits..<max(digits, 9) { nanos *= 10 }
         }
         var offset = 0
+        while scanner.skip(anyOf: " ") {}
         if scanner.skip(anyOf: "Zz") {
+            offset = 0
+        } else if scanner.skipName("UTC") || scanner.skipName("GMT") {
             offset = 0
         } else if let sign = scanner.take(anyOf: "+-") {
             guard let hours = scanner.number(2), hours < 24 else { return nil }
             var minutes = 0
-            let colon = scanner.skip(":")
+            let colon = scanner.skip(anyOf: ":")
             if let value = scanner.number(2) {
                 guard value < 60 else { return nil }
                 minutes = value
@@ -103,20 +110,25 @@ public enum UTCTime {
         } else {
             return nil
         }
+        // Go's `2026-11-26 14:01:02 +0000 UTC` names the zone after its offset.
+        while scanner.skip(anyOf: " \t\r\n") {}
+        if scanner.skipName("UTC") || scanner.skipName("GMT") {
+            while scanner.skip(anyOf: " \t\r\n") {}
+        }
         guard scanner.atEnd,
             let seconds = epochSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         else { return nil }
-        return Date(timeIntervalSince1970: Double(seconds - offset) + fraction)
+        return Date(timeIntervalSinceReferenceDate: Double(seconds - offset - 978_307_200) + Double(nanos) / 1_000_000_000)
     }
 
     /// Reads an HTTP date (RFC 9110's IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`: the form
     /// servers send in `Date` and `Last-Modified`). Nil for anything else.
     public static func parseHTTPDate(_ text: String) -> Date? {
         var scanner = Scanner(text)
-        guard scanner.skipLetters(3), scanner.skip(","), scanner.skip(" "), let day = scanner.number(2), scanner.skip(" "),
-            let month = scanner.month(), scanner.skip(" "), let year = scanner.number(4), scanner.skip(" "),
-            let hour = scanner.number(2), scanner.skip(":"), let minute = scanner.number(2), scanner.skip(":"),
-            let second = scanner.number(2), scanner.skip(" "), scanner.skipZone(), scanner.atEnd,
+        guard scanner.skipLetters(3), scanner.skip(anyOf: ","), scanner.skip(anyOf: " "), let day = scanner.number(2), scanner.skip(anyOf: " "),
+            let month = scanner.month(), scanner.skip(anyOf: " "), let year = scanner.number(4), scanner.skip(anyOf: " "),
+            let hour = scanner.number(2), scanner.skip(anyOf: ":"), let minute = scanner.number(2), scanner.skip(anyOf: ":"),
+            let second = scanner.number(2), scanner.skip(anyOf: " "), scanner.skipName("GMT") || scanner.skipName("UTC"), scanner.atEnd,
             let seconds = epochSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         else { return nil }
         return Date(timeIntervalSince1970: Double(seconds))
@@ -161,18 +173,22 @@ public enum UTCTime {
         var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0, millisecond = 0
 
         init(_ date: Date) {
-            // Years 1 to 9999 (a clock outside them is clamped, never a crash).
-            let interval = date.timeIntervalSince1970
-            let clamped = interval.isNaN ? 0 : min(max(interval, -62_135_596_800), 253_402_300_799)
+            // Years 1 to 9999 (a clock outside them is clamped, never a crash). From the seconds
+            // since 2001, as a `Date` holds them: no rounding on the way.
+            let raw = date.timeIntervalSinceReferenceDate
+            let clamped = raw.isNaN ? 0 : min(max(raw, -63_113_904_000), 252_423_993_599)
             var whole = clamped.rounded(.down)
-            // The fraction to the microsecond first: `.123` read back is 0.12299990… of a second.
-            var micros = Int(((clamped - whole) * 1_000_000).rounded())
-            if micros == 1_000_000 {
+            // The milliseconds truncated, but a fraction a rounding short of the next one is that
+            // one: `.123` read back is 0.12299990… of a second. A date made from seconds since
+            // 1970 was rounded twice (~2 units of that `Double`); a microsecond at least.
+            let slack = max(0.000_001, 2 * (clamped + 978_307_200).ulp)
+            var millis = Int(((clamped - whole + slack) * 1000).rounded(.down))
+            if millis >= 1000 {
                 whole += 1
-                micros = 0
+                millis = 0
             }
-            var seconds = time_t(whole)
-            millisecond = micros / 1000
+            var seconds = time_t(whole) + 978_307_200
+            millisecond = millis
             var parts = tm()
             guard gmtime_r(&seconds, &parts) != nil else { return }
             year = Int(parts.tm_year) + 1900
@@ -236,8 +252,6 @@ public enum UTCTime {
 
         mutating func skip(anyOf set: String) -> Bool { take(anyOf: set) != nil }
 
-        mutating func skip(_ literal: String) -> Bool { skip(anyOf: literal) }
-
         mutating func skipLetters(_ count: Int) -> Bool {
             for _ in 0..<count {
                 guard at < bytes.count, (bytes[at] | 0x20) >= UInt8(ascii: "a"), (bytes[at] | 0x20) <= UInt8(ascii: "z") else { return false }
@@ -256,12 +270,13 @@ public enum UTCTime {
             return index + 1
         }
 
-        /// `GMT` or `UTC` (what servers send; HTTP dates are always UTC).
-        mutating func skipZone() -> Bool {
-            guard at + 3 <= bytes.count else { return false }
-            let zone = String(decoding: bytes[at..<at + 3], as: UTF8.self).uppercased()
-            guard zone == "GMT" || zone == "UTC" else { return false }
-            at += 3
+        /// `name` in any case (`UTC`, `GMT`: what servers send for a UTC time).
+        mutating func skipName(_ name: String) -> Bool {
+            let wanted = Array(name.lowercased().utf8)
+            guard at + wanted.count <= bytes.count,
+                zip(bytes[at..<at + wanted.count], wanted).allSatisfy({ $0 | 0x20 == $1 })
+            else { return false }
+            at += wanted.count
             return true
         }
     }

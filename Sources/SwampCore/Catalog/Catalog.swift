@@ -123,7 +123,8 @@ public final class Catalog: Sendable {
             try CatalogRow.deleteAll(db)
             for metadata in found { try CatalogRow(metadata).insert(db) }
             try db.execute(
-                sql: "UPDATE catalogState SET stale = 0, rebuiltAt = ?, generation = ? WHERE id = 1", arguments: [Date(), generation])
+                sql: "UPDATE catalogState SET stale = 0, rebuiltAt = ?, generation = ? WHERE id = 1",
+                arguments: [CatalogRow.databaseText(Date()), generation])
             count = found.count
         }
         return count

@@ -41,11 +41,14 @@ struct CatalogRow: Codable, FetchableRecord, PersistableRecord {
     /// `DateFormatter` and `Calendar`: on Linux they load ICU's time zone data, ~1 MiB of a
     /// command's memory (``UTCTime``).
     static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {
-        .custom { date in
-            var text = UTCTime.iso8601(date)
-            text.removeLast()
-            return text.replacingOccurrences(of: "T", with: " ")
-        }
+        .custom { databaseText($0) }
+    }
+
+    /// A date as GRDB stores one: `2026-11-26 14:01:02.123` (UTC).
+    static func databaseText(_ date: Date) -> String {
+        var text = UTCTime.iso8601(date)
+        text.removeLast()
+        return text.replacingOccurrences(of: "T", with: " ")
     }
 
     /// Reads what ``databaseDateEncodingStrategy(for:)`` writes (and a number of seconds since
