@@ -118,6 +118,7 @@ def main():
     # (a name can be several functions: a module's copy of a specialization the standard
     # library's `Swift.o` holds too, or one `objectdestroyTm` per module).
     starts = [section.address for section in units]
+    offsets = [[offset for _, offset, _ in section.functions] for section in units]
     spans = collections.defaultdict(lambda: collections.defaultdict(set))  # section -> command -> spans
     total = collections.Counter()
     for command, path in enumerate(paths):
@@ -126,8 +127,7 @@ def main():
             if index < 0 or address >= units[index].address + units[index].size:
                 continue
             section = units[index]
-            offsets = [offset for _, offset, _ in section.functions]
-            at = bisect.bisect_right(offsets, address - section.address) - 1
+            at = bisect.bisect_right(offsets[index], address - section.address) - 1
             if at < 0:
                 spans[index][command].add((address - section.address, 1))
             else:

@@ -1,12 +1,7 @@
 import Crypto
 import Foundation
+import SwampContracts
 import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// AWS Signature Version 4 for request headers, as a pure function of its inputs.
 ///
@@ -119,30 +114,8 @@ public struct SigV4Signer: Sendable {
     public static func amzDate(_ date: Date) -> String {
         // Years 1970 to 9999 (a clock outside them is clamped, never a crash).
         let interval = date.timeIntervalSince1970
-        var seconds = time_t(interval.isNaN ? 0 : min(max(interval, 0), 253_402_300_799).rounded(.down))
-        var parts = tm()
-        guard gmtime_r(&seconds, &parts) != nil else { return "19700101T000000Z" }
-        var out = [UInt8]()
-        out.reserveCapacity(16)
-        func digits(_ value: Int32, _ count: Int) {
-            var divisor: Int32 = 1
-            for _ in 1..<count { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                out.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
-                rest %= divisor
-                divisor /= 10
-            }
-        }
-        digits(parts.tm_year + 1900, 4)
-        digits(parts.tm_mon + 1, 2)
-        digits(parts.tm_mday, 2)
-        out.append(UInt8(ascii: "T"))
-        digits(parts.tm_hour, 2)
-        digits(parts.tm_min, 2)
-        digits(parts.tm_sec, 2)
-        out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
+        let seconds = interval.isNaN ? 0 : min(max(interval, 0), 253_402_300_799).rounded(.down)
+        return UTCTime.compact(Date(timeIntervalSince1970: seconds), milliseconds: false)
     }
 
     /// URI-encodes per SigV4: every byte except `A-Z a-z 0-9 - . _ ~` becomes `%XX`

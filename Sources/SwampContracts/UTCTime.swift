@@ -55,14 +55,17 @@ public enum UTCTime {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// `20261126T140102.123Z`: sortable, and safe in a file name.
-    public static func compact(_ date: Date) -> String {
+    /// `20261126T140102.123Z`: sortable, and safe in a file name; `20261126T140102Z` without
+    /// `milliseconds` (SigV4's `x-amz-date`).
+    public static func compact(_ date: Date, milliseconds: Bool = true) -> String {
         let parts = Fields(date)
         var out = [UInt8]()
         out.reserveCapacity(20)
         parts.append(year: &out, separated: false)
-        out.append(UInt8(ascii: "."))
-        append(parts.millisecond, digits: 3, to: &out)
+        if milliseconds {
+            out.append(UInt8(ascii: "."))
+            append(parts.millisecond, digits: 3, to: &out)
+        }
         out.append(UInt8(ascii: "Z"))
         return String(decoding: out, as: UTF8.self)
     }
